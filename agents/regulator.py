@@ -1,0 +1,77 @@
+"""The regulator (MODEL.md §8): compute-threshold policies applied to models when they are released.
+
+Policies:
+
+* ``none``: nothing is regulated.
+* ``training_threshold``: a model is regulated when its training compute ``C_raw`` (plus IDA compute
+  when ``count_ida_compute``) reaches ``threshold_flop``. With ``index_to_algorithmic_progress`` the
+  test is on effective training compute ``C * A(t_trained)``, so the line keeps pace with algorithms.
+* ``effective_threshold``: regulated when the capability the model can be deployed with,
+  ``max_tau E_pre + G_tau(k_max)`` (inference counted through the capability law), reaches
+  ``log10(threshold_flop)`` eOOM.
+* ``capability_threshold``: regulated when its success probability at ``k_max`` on any task type
+  reaches ``capability_level``.
+
+A regulated model pays ``compliance_cost`` once and is released ``delay_steps`` later.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+
+from agents.lab import TrainedModel
+from simulation.laws import inference_gain, success_probability
+
+
+class Regulator(mesa.Agent):
+    """Judges each model when it is released and keeps the frontier-capable line."""
+
+    def __init__(self, model: mesa.Model):
+        super().__init__(model)
+        self.settings = model.scenario.regulator
+        self.first_evasion_step: int | None = None
+
+    @property
+    def policy(self) -> str:
+        return self.settings.policy
+
+    @property
+    def frontier_line_eoom(self) -> float:
+        """Usage at or above this deployed capability is "frontier-capable" [eOOM]."""
+        return math.log10(self.settings.threshold_flop)
+
+    def reachable_eoom(self, eoom_pre: float) -> list[float]:
+        """Per task type, the capability a model can be deployed with at the largest k [eOOM]."""
+        k_max = self.model.scenario.labs.k_grid[-1]
+        return [eoom_pre + inference_gain(k_max, t.alpha, t.kappa) for t in self.model.scenario.tasks]
+
+    def would_regulate(self, trained: TrainedModel, algo_eff: float) -> bool:
+        """Whether ``trained`` is regulated under the policy (``algo_eff`` = A at training)."""
+        s = self.settings
+        if s.policy == "none":
+            return False
+        if s.policy == "training_threshold":
+            flop = trained.counted_training_flop if s.count_ida_compute else trained.raw_flop
+            if s.index_to_algorithmic_progress:
+                flop *= algo_eff
+            return flop >= s.threshold_flop
+        reachable = self.reachable_eoom(trained.eoom_pre)
+        if s.policy == "effective_threshold":
+            return max(reachable) >= self.frontier_line_eoom
+        tasks = self.model.scenario.tasks
+        return any(success_probability(e, t.difficulty, t.width) >= s.capability_level
+                   for e, t in zip(reachable, tasks, strict=True))
+
+    @property
+    def compliance_cost(self) -> float:
+        return self.settings.compliance_cost
+
+    @property
+    def delay_steps(self) -> int:
+        return self.settings.delay_steps
+
+    def note_evasion(self, evading_labs: int) -> None:
+        if evading_labs > 0 and self.first_evasion_step is None:
+            self.first_evasion_step = self.model.step_index

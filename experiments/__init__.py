@@ -1,0 +1,56 @@
+"""Experiments on the aimarket model: sweeps, results stores and sensitivity analysis.
+
+Python API (the same as the ``aimarket sweep`` and ``aimarket sensitivity`` commands)::
+
+    import experiments
+    report = experiments.sweep("experiments/examples/smoke.toml", "results/smoke", workers=2)
+    res = experiments.load("results/smoke")       # pandas DataFrames
+    res.design, res.summary, res.timeseries, res.labs, res.manifest, res.failures
+    experiments.sensitivity("results/sobol", ["final_hhi"])   # a Sobol or Morris sweep
+
+See :mod:`experiments.spec` for the experiment file format, :mod:`experiments.store` for the results
+folder, :mod:`experiments.runner` for the backends, :mod:`experiments.sensitivity_analysis` for the indices.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["sweep", "load", "sensitivity"]
+
+
+def sweep(
+    experiment_path: str | Path,
+    out: str | Path,
+    workers: int | None = None,
+    scheduler: Any = None,
+    resume: bool = False,
+    **options: Any,
+):
+    """Run the experiment file ``experiment_path`` into the results folder ``out``.
+
+    workers: local processes (default: usable cores; 0 = this process). scheduler: a Dask scheduler
+    address or ``distributed.Client`` (options: ``scheduler_file=``, ``progress=``,
+    ``max_attempts=``). resume: continue the sweep already in ``out``. Returns a
+    :class:`experiments.session.SweepReport`.
+    """
+    from experiments.session import sweep as _sweep
+
+    return _sweep(experiment_path, out, workers=workers, scheduler=scheduler, resume=resume, **options)
+
+
+def load(out: str | Path):
+    """Tidy tables of the sweep in ``out``: a :class:`experiments.store.SweepResults` with pandas
+    DataFrames ``design``, ``summary``, ``timeseries``, ``labs`` and ``failures``, and ``manifest``."""
+    from experiments.store import load as _load
+
+    return _load(out)
+
+
+def sensitivity(out: str | Path, outputs, method: str | None = None, **options: Any):
+    """Sobol (S1, ST) or Morris (mu*, sigma) indices of summary ``outputs`` of the sweep in ``out``;
+    a pandas DataFrame, also saved under ``out/sensitivity/``."""
+    from experiments.sensitivity_analysis import sensitivity as _sensitivity
+
+    return _sensitivity(out, outputs, method, **options)

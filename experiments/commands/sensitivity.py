@@ -1,0 +1,42 @@
+"""``aimarket sensitivity``: Sobol or Morris indices of a finished sweep's summary outputs.
+
+    aimarket sensitivity DIR --output NAME [--output NAME ...] [--method sobol|morris] [--no-plot]
+
+Prints a table and writes DIR/sensitivity/<method>_<output>.csv and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "sensitivity",
+        help="Sobol or Morris sensitivity indices of a sweep's outputs",
+        description="Global sensitivity analysis (SALib) of summary outputs of a sweep run with "
+        "sampler.method = 'sobol' (S1, ST and their confidence intervals) or 'morris' (mu*, sigma).",
+    )
+    parser.add_argument("out", metavar="DIR", help="results folder of a finished sweep")
+    parser.add_argument(
+        "--output",
+        dest="outputs",
+        metavar="NAME",
+        action="append",
+        required=True,
+        help="a numeric summary.json entry, e.g. final_hhi or agi_cost_ratio.reasoning (repeatable)",
+    )
+    parser.add_argument(
+        "--method", choices=("sobol", "morris"), default=None, help="analysis (default: the sweep's sampler)"
+    )
+    parser.add_argument("--no-plot", action="store_true", help="do not draw the bar charts")
+    parser.set_defaults(func=sensitivity_command)
+    return parser
+
+
+def sensitivity_command(args: argparse.Namespace) -> int:
+    from experiments.sensitivity_analysis import format_table, sensitivity
+
+    table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot)
+    print(format_table(table))
+    return 0

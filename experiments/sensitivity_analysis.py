@@ -1,0 +1,214 @@
+"""Global sensitivity analysis of a finished Sobol or Morris sweep (SALib).
+
+For each chosen output (a scalar entry of the runs' ``summary.json``; small dicts are addressed as
+``key.sub``, e.g. ``agi_cost_ratio.reasoning``), the outputs of a design point's replications are
+averaged, then:
+
+- ``sobol`` (:func:`SALib.analyze.sobol.analyze`): first-order ``S1`` and total ``ST`` indices
+  with their bootstrap confidence half-widths ``S1_conf``, ``ST_conf`` (share of output variance,
+  0..1);
+- ``morris`` (:func:`SALib.analyze.morris.analyze`): ``mu_star`` (mean absolute elementary effect,
+  in output units per unit of the factor's sampled range, i.e. per decade for ``log`` factors),
+  ``mu_star_conf`` and ``sigma``.
+
+Results go to ``DIR/sensitivity/<method>_<output>.csv`` and ``.png`` (bar chart) and are returned
+as one pandas DataFrame (one row per output x factor).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from experiments import store
+from experiments.spec import RangeFactor
+from simulation.errors import ExperimentError
+
+COLUMNS = {"sobol": ["S1", "S1_conf", "ST", "ST_conf"], "morris": ["mu_star", "mu_star_conf", "sigma", "mu"]}
+
+
+def _factors(manifest: dict) -> list[RangeFactor]:
+    return [
+        RangeFactor(f["key"], f["low"], f["high"], f.get("log", False), f.get("integer", False))
+        for f in manifest["experiment"]["factors"]
+    ]
+
+
+def _outputs_matrix(out: Path, run_ids: list[int], outputs: list[str]) -> np.ndarray:
+    """Matrix (runs x outputs) of the chosen summary entries."""
+    y = np.empty((len(run_ids), len(outputs)))
+    for i, rid in enumerate(run_ids):
+        flat = store._flatten_summary(store.read_summary(out, rid))
+        for j, name in enumerate(outputs):
+            if name not in flat:
+                numeric = sorted(
+                    k for k, v in flat.items() if isinstance(v, int | float) and not isinstance(v, bool)
+                )
+                raise ExperimentError(
+                    f"--output {name}: not a summary output (numeric outputs: {', '.join(numeric)})"
+                )
+            value = flat[name]
+            if value is None:
+                value = math.nan
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ExperimentError(f"--output {name}: not a number (got {value!r} in run {rid})")
+            y[i, j] = float(value)
+    return y
+
+
+def sensitivity(
+    out: str | Path,
+    outputs: list[str] | tuple[str, ...] | str,
+    method: str | None = None,
+    *,
+    num_resamples: int = 100,
+    conf_level: float = 0.95,
+    plot: bool = True,
+):
+    """Sensitivity indices of ``outputs`` in the sweep folder ``out`` (see the module docstring).
+
+    method: ``"sobol"`` or ``"morris"``; default the sweep's sampler, which must match it.
+    Returns a pandas DataFrame with columns output, factor and the method's indices.
+    """
+    import pandas as pd
+
+    out = Path(out)
+    manifest = store.read_manifest(out)
+    if manifest is None:
+        raise ExperimentError(f"{out}: not a sweep folder (no {store.MANIFEST})")
+    outputs = [outputs] if isinstance(outputs, str) else list(outputs)
+    if not outputs:
+        raise ExperimentError("--output: give at least one summary output")
+    sampled = manifest["sampler"]["method"]
+    if method is None:
+        if sampled not in COLUMNS:
+            raise ExperimentError(
+                f"{out}: the sweep used sampler '{sampled}'; sensitivity indices need "
+                "sampler.method = 'sobol' or 'morris' in the experiment file"
+            )
+        method = sampled
+    if method not in COLUMNS:
+        raise ExperimentError(f"--method: must be sobol or morris (got {method!r})")
+    if sampled != method:
+        raise ExperimentError(
+            f"--method {method}: the sweep in {out} used sampler '{sampled}'; "
+            f"{method} indices need sampler.method = '{method}' in the experiment file"
+        )
+    factors = _factors(manifest)
+    problem = {
+        "num_vars": len(factors),
+        "names": [f.key for f in factors],
+        "bounds": [list(f.bounds) for f in factors],
+    }
+    args = manifest["sampler"]["args"]
+    seed = manifest["sampler"]["seed"]
+
+    design = pq.read_table(out / store.DESIGN).to_pandas().sort_values("run_id")
+    done = store.completed_runs(out)
+    missing = [int(r) for r in design["run_id"] if int(r) not in done]
+    if missing:
+        raise ExperimentError(
+            f"{out}: {len(missing)} of {len(design)} runs are not done (e.g. run {missing[0]}); "
+            "sensitivity needs every run (resume the sweep, or fix failed runs)"
+        )
+    y_runs = _outputs_matrix(out, [int(r) for r in design["run_id"]], outputs)
+    # mean over replications, in design-point order
+    points = design["point"].to_numpy()
+    n_points = int(points.max()) + 1
+    y = np.zeros((n_points, len(outputs)))
+    counts = np.bincount(points, minlength=n_points)
+    np.add.at(y, points, y_runs)
+    y /= counts[:, None]
+    first = design.drop_duplicates("point").sort_values("point")
+    x = np.array(
+        [
+            [f.to_problem(float(v)) for f, v in zip(factors, row, strict=True)]
+            for row in first[[f.key for f in factors]].itertuples(index=False)
+        ]
+    )
+
+    frames = []
+    for j, name in enumerate(outputs):
+        yj = y[:, j]
+        if not np.all(np.isfinite(yj)):
+            bad = int(np.flatnonzero(~np.isfinite(yj))[0])
+            raise ExperimentError(
+                f"--output {name}: not finite at design point {bad} (null or NaN in summary.json)"
+            )
+        if method == "sobol":
+            from SALib.analyze import sobol
+
+            res = sobol.analyze(
+                problem,
+                yj,
+                calc_second_order=args["calc_second_order"],
+                num_resamples=num_resamples,
+                conf_level=conf_level,
+                seed=seed,
+            )
+        else:
+            from SALib.analyze import morris
+
+            res = morris.analyze(
+                problem,
+                x,
+                yj,
+                num_resamples=num_resamples,
+                conf_level=conf_level,
+                num_levels=args["levels"],
+                seed=seed,
+            )
+        df = pd.DataFrame(
+            {
+                "output": name,
+                "factor": problem["names"],
+                **{c: np.asarray(res[c], dtype=float) for c in COLUMNS[method]},
+            }
+        )
+        frames.append(df)
+        folder = out / "sensitivity"
+        folder.mkdir(exist_ok=True)
+        store.atomic_write(
+            folder / f"{method}_{name}.csv", df.to_csv(index=False, float_format="%.6g").encode()
+        )
+        if plot:
+            _plot(df, method, name, folder / f"{method}_{name}.png")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _plot(df, method: str, name: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    factors = list(df["factor"])
+    pos = np.arange(len(factors))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(factors) + 2), 3.5))
+    if method == "sobol":
+        w = 0.38
+        ax.bar(pos - w / 2, df["S1"], w, yerr=df["S1_conf"], capsize=3, label="first order S1")
+        ax.bar(pos + w / 2, df["ST"], w, yerr=df["ST_conf"], capsize=3, label="total ST")
+        ax.set_ylabel("share of output variance")
+        ax.axhline(0, color="black", linewidth=0.6)
+    else:
+        w = 0.38
+        ax.bar(pos - w / 2, df["mu_star"], w, yerr=df["mu_star_conf"], capsize=3, label="mu* (mean |effect|)")
+        ax.bar(pos + w / 2, df["sigma"], w, label="sigma (interactions, non-linearity)")
+        ax.set_ylabel(f"effect on {name} per sampled range")
+    ax.set_xticks(pos, factors, rotation=20, ha="right")
+    ax.set_title(f"{method.capitalize()} sensitivity of {name}")
+    ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def format_table(df) -> str:
+    """The indices as a fixed-width text table."""
+    return df.to_string(index=False, float_format=lambda v: f"{v:.4f}")

@@ -1,0 +1,349 @@
+"""One sweep session: check the results folder, plan what is missing, run it and keep the records.
+
+:func:`sweep` is the engine behind ``aimarket sweep`` and :func:`experiments.sweep`.
+
+Identity of a sweep: the experiment's fingerprint (everything in the file that defines runs), the
+hash of the resolved base scenario and the hash of the design. A results folder holds exactly one
+sweep: ``sweep`` refuses a non-empty folder that is not this sweep's, and refuses this sweep's
+folder unless ``resume`` is set. With ``resume`` it deletes partial files, keeps every complete run
+and runs the others (failed runs of earlier sessions are tried again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from experiments import store
+from experiments.design import (
+    build_runs,
+    design_table,
+    load_base_scenario,
+    run_overrides,
+    sampler_seed,
+    validate_against_scenario,
+)
+from experiments.runner import Backend, Outcome, Task, run_tasks
+from experiments.spec import Experiment, read_experiment
+from simulation.errors import ExperimentError
+
+FORMAT = 1
+SAVE_EVERY = 2.0  # seconds between manifest refreshes during a sweep
+
+
+@dataclass
+class SweepReport:
+    """What one ``sweep`` call did. Times in seconds."""
+
+    out: Path
+    n_runs: int
+    done_before: int
+    done_now: int
+    failed: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    backend: dict = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.done_before + self.done_now == self.n_runs
+
+    def line(self) -> str:
+        return (
+            f"sweep {self.out}: {self.done_before + self.done_now}/{self.n_runs} runs done "
+            f"({self.done_now} now, {len(self.failed)} failed) in {self.seconds:.1f} s "
+            f"on {self.backend.get('kind')} x{self.backend.get('workers')}"
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def prepare(experiment_path: str | Path):
+    """Read and fully validate an experiment: (experiment, base scenario, runs, design table, identity)."""
+    from simulation.scenario_io import scenario_hash
+
+    name = Path(experiment_path).name
+    try:
+        exp = read_experiment(experiment_path)
+        base = load_base_scenario(exp)
+        runs = build_runs(exp)
+        validate_against_scenario(exp, base, runs)
+    except ExperimentError as exc:
+        text = str(exc)
+        raise ExperimentError(
+            text if text.startswith(name) or text.startswith("/") else f"{name}: {text}"
+        ) from None
+    design = design_table(exp, runs)
+    design_bytes = store.parquet_bytes(design)
+    identity = {
+        "experiment": exp.fingerprint(),
+        "base_scenario": scenario_hash(base),
+        "design": hashlib.sha256(design_bytes).hexdigest(),
+    }
+    return exp, base, runs, design_bytes, identity
+
+
+def _check_folder(out: Path, identity: dict, resume: bool) -> dict | None:
+    """Apply the one-folder-one-sweep rule; returns the existing manifest when resuming."""
+    if out.exists() and not out.is_dir():
+        raise ExperimentError(f"--out {out}: exists and is not a folder")
+    if not store.is_nonempty(out):
+        return None
+    manifest = store.read_manifest(out)
+    if manifest is None:
+        raise ExperimentError(
+            f"--out {out}: folder is not empty and holds no sweep (choose a new or empty folder)"
+        )
+    if manifest.get("identity") != identity:
+        differs = [k for k in identity if (manifest.get("identity") or {}).get(k) != identity[k]]
+        raise ExperimentError(
+            f"--out {out}: holds a different sweep ({', '.join(differs) or 'identity'} differs); "
+            "choose another folder"
+        )
+    if not resume:
+        n_done = len(store.completed_runs(out))
+        raise ExperimentError(
+            f"--out {out}: holds this sweep already ({n_done}/{manifest.get('n_runs')} runs done); "
+            "add --resume to run what is missing"
+        )
+    return manifest
+
+
+def _new_manifest(exp: Experiment, base, runs, identity: dict) -> dict[str, Any]:
+    from simulation.scenario_io import scenario_to_dict
+
+    return {
+        "format": FORMAT,
+        "identity": identity,
+        "experiment_file": str(exp.path),
+        "experiment_text": exp.text,
+        "experiment": {
+            "root_seed": exp.root_seed,
+            "replications": exp.replications,
+            "steps": exp.steps,
+            "outputs": list(exp.outputs),
+            "overrides": exp.overrides,
+            "factors": [_factor_record(f) for f in exp.factors],
+            "scenario_file": str(exp.scenario_path),
+            "description": exp.description,
+        },
+        "base_scenario": scenario_to_dict(base),
+        "root_seed": exp.root_seed,
+        "seeding": "SeedSequence(root_seed).spawn(n_runs)[run_id].generate_state(1, uint64)[0] >> 1",
+        "sampler": {"method": exp.method, "args": exp.sampler, "seed": sampler_seed(exp.root_seed)},
+        "n_runs": len(runs),
+        "versions": store.package_versions(),
+        "git": store.git_state(),
+        "started": _now(),
+        "finished": None,
+        "status": "running",
+        "completed_runs": 0,
+        "failed_runs": [],
+        "sessions": [],
+    }
+
+
+def _factor_record(f) -> dict:
+    rec = dict(f.__dict__)
+    rec["type"] = "range" if hasattr(f, "low") else "list"
+    if "values" in rec:
+        rec["values"] = list(rec["values"])
+    return rec
+
+
+def sweep(
+    experiment_path: str | Path,
+    out: str | Path,
+    workers: int | None = None,
+    scheduler: Any = None,
+    resume: bool = False,
+    *,
+    scheduler_file: str | Path | None = None,
+    progress: bool | None = None,
+    max_attempts: int = 3,
+    run_fn: str | None = None,
+) -> SweepReport:
+    """Run every missing run of the experiment file ``experiment_path`` into the folder ``out``.
+
+    workers: local worker processes (default: the usable cores; 0 runs in this process).
+    scheduler: a Dask scheduler address (``tcp://host:8786``) or a ``distributed.Client``;
+    scheduler_file: a Dask scheduler file (either one selects the Dask backend).
+    resume: continue the sweep already in ``out`` (required when ``out`` holds it).
+    progress: show a tqdm bar (default: when stderr is a terminal).
+    max_attempts: attempts per run whose worker process died (a run that raises is not retried).
+    run_fn: ``"module:function"`` called instead of ``simulation.run.simulate`` (tests, benchmarks).
+    Returns a :class:`SweepReport`; raises :class:`ExperimentError` for bad input.
+    """
+    if scheduler is not None and scheduler_file is not None:
+        raise ExperimentError("--scheduler and --scheduler-file: give one, not both")
+    if workers is not None and workers < 0:
+        raise ExperimentError(f"--workers: must be >= 0 (got {workers})")
+    t0 = time.perf_counter()
+    out = Path(out).resolve()
+    exp, base, runs, design_bytes, identity = prepare(experiment_path)
+    _check_folder(out, identity, resume)
+    (out / store.RUNS).mkdir(parents=True, exist_ok=True)
+    with store.FolderLock(out), _sigterm_as_interrupt():
+        manifest = _check_folder(out, identity, resume)  # again, under the lock
+        return _run_session(
+            exp,
+            base,
+            runs,
+            design_bytes,
+            identity,
+            manifest,
+            out,
+            t0,
+            workers,
+            scheduler,
+            scheduler_file,
+            progress,
+            max_attempts,
+            run_fn,
+        )
+
+
+def _run_session(
+    exp,
+    base,
+    runs,
+    design_bytes,
+    identity,
+    manifest,
+    out,
+    t0,
+    workers,
+    scheduler,
+    scheduler_file,
+    progress,
+    max_attempts,
+    run_fn,
+) -> SweepReport:
+    store.clean_partial(out)
+    if manifest is None:
+        manifest = _new_manifest(exp, base, runs, identity)
+        store.write_manifest(out, manifest)  # first: a folder with a manifest is this sweep's
+    design_path = out / store.DESIGN
+    if not design_path.is_file() or design_path.read_bytes() != design_bytes:
+        store.atomic_write(design_path, design_bytes)
+
+    done = store.completed_runs(out)
+    todo = [r for r in runs if r.run_id not in done]
+    failures = {f["run_id"]: f for f in manifest.get("failed_runs", []) if f["run_id"] not in done}
+    tracebacks: dict[int, str] = {}
+    backend = Backend(workers, scheduler, None if scheduler_file is None else str(scheduler_file))
+    session: dict[str, Any] = {
+        "started": _now(),
+        "finished": None,
+        "resumed": bool(manifest["sessions"]),
+        "backend": backend.describe(),
+        "runs_to_do": len(todo),
+        "runs_done": 0,
+        "runs_failed": 0,
+        "status": "running",
+        "argv": sys.argv[:],
+    }
+    manifest["sessions"].append(session)
+    manifest["status"] = "running"
+    manifest["finished"] = None
+    last_save = [0.0]
+
+    def save(status: str | None = None) -> None:
+        manifest["completed_runs"] = len(done)
+        manifest["failed_runs"] = [failures[k] for k in sorted(failures)]
+        if status is not None:
+            session["status"] = status
+            session["finished"] = manifest["finished"] = _now()
+            manifest["status"] = status
+        store.write_manifest(out, manifest)
+        failed = [failures[k] | {"traceback": tracebacks.get(k, "")} for k in sorted(failures)]
+        store.atomic_write(out / store.FAILURES, store.json_bytes(failed))
+        last_save[0] = time.monotonic()
+
+    save()
+    report = SweepReport(out, len(runs), len(done), 0)
+    bar = _progress_bar(len(runs), len(done), progress)
+
+    def on_outcome(task: Task, outcome: Outcome, attempts: int) -> None:
+        if outcome.ok:
+            store.commit_run(out, task.run_id, outcome.files)
+            done.add(task.run_id)
+            failures.pop(task.run_id, None)
+            session["runs_done"] += 1
+            report.done_now += 1
+        else:
+            failures[task.run_id] = {
+                "run_id": task.run_id,
+                "seed": task.seed,
+                "error": outcome.error,
+                "attempts": attempts,
+            }
+            tracebacks[task.run_id] = outcome.traceback
+            session["runs_failed"] += 1
+        if time.monotonic() - last_save[0] > SAVE_EVERY:
+            save()  # the run folders are the record; the manifest's counts are refreshed now and then
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(failed=session["runs_failed"], refresh=False)
+
+    base_dict = manifest["base_scenario"]
+    tasks = [Task(r.run_id, r.seed, base_dict, run_overrides(exp, r), exp.outputs, run_fn) for r in todo]
+    status = "interrupted"
+    try:
+        if tasks:
+            run_tasks(backend, tasks, on_outcome, max_attempts=max_attempts)
+        session["backend"] = session["backend"] | backend.describe()
+        status = "complete" if len(done) == len(runs) else "incomplete"
+    finally:
+        backend.close(cancel=status == "interrupted")
+        if bar is not None:
+            bar.close()
+        save(status)
+    report.failed = [failures[k] for k in sorted(failures)]
+    report.seconds = time.perf_counter() - t0
+    report.backend = session["backend"]
+    return report
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM (e.g. a SLURM time limit) into KeyboardInterrupt so the manifest is closed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _progress_bar(total: int, initial: int, progress: bool | None):
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        unit="run",
+        desc="sweep",
+        dynamic_ncols=True,
+        smoothing=0.1,
+        file=sys.stderr,
+        postfix={"failed": 0},
+    )

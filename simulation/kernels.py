@@ -1,0 +1,351 @@
+"""Numba market kernels (MODEL.md §5-§7): marginal costs, logit choice, best-response prices.
+
+Conventions shared by every kernel
+----------------------------------
+The market of one task type has ``n`` users and ``m`` *offers*. An offer is one (k, price) product
+of one lab; a lab may sell several offers (tiers) on a task type, and an offer whose owner is ``-1``
+is not sold by a lab (self-hosting an open-weight model). Per user ``i``:
+
+* ``value[i]``       value of a successful task, ``v_i`` [$/task]
+* ``mu[i]``          logit scale ``mu_i = logit_scale * v_i`` [$]
+* ``switching[i]``   switching cost ``s_i`` [$], the bonus of staying with the current provider
+* ``provider[i]``    id of the lab the user bought from last step, ``-1`` for none
+* ``outside[i]``     utility of the outside option ``u_i0 = max(0, v_i h - wage)`` [$]
+
+Per offer ``o``: ``quality[o]`` = success probability ``P_tau(E_o)``, ``price[o]`` [$/task],
+``owner[o]`` (lab id or -1). Utility (MODEL.md §6, equation D1 of docs/ODD.md):
+
+    u_io = v_i * quality_o - price_o + s_i * 1[owner_o == provider_i]
+
+and choice probabilities are logit with scale ``mu_i`` (D2), evaluated with log-sum-exp:
+
+    P_io = exp(u_io / mu_i - L_i),   L_i = log(exp(u_i0 / mu_i) + sum_o exp(u_io / mu_i)).
+
+Every public function validates its inputs and calls a private ``@njit(cache=True)`` kernel that
+writes into preallocated arrays and takes its random draws as arguments (the QuantEcon pattern).
+The plain-Python reference of each kernel, used by the tests, is in :mod:`simulation.reference`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from simulation.laws import marginal_cost_per_task
+
+NOT_CONVERGED = -1
+
+
+# --------------------------------------------------------------------------------------------------
+# Marginal cost (MODEL.md §5, L9)
+# --------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _marginal_cost_kernel(raw_flop, tokens, k_grid, inference_fpd, out):
+    """out[l, t, j] = 2 * sqrt(C_l / 120) * tokens_t * k_j / F_inf  (L7-L9)  [$/task]."""
+    for lab in range(raw_flop.shape[0]):
+        for task in range(tokens.shape[0]):
+            for j in range(k_grid.shape[0]):
+                out[lab, task, j] = marginal_cost_per_task(raw_flop[lab], tokens[task], k_grid[j], inference_fpd)
+
+
+def marginal_costs(raw_flop: np.ndarray, tokens: np.ndarray, k_grid: np.ndarray,
+                   inference_fpd: float) -> np.ndarray:
+    """Marginal cost per task for every lab x task type x inference multiplier [$/task].
+
+    raw_flop: (labs,) raw training compute of each lab's deployed model [FLOP];
+    tokens: (tasks,) base tokens per task; k_grid: (K,) inference multipliers (>= 1);
+    inference_fpd: inference FLOP per USD at this step. Returns an array (labs, tasks, K).
+    """
+    raw_flop = _vector(raw_flop, "raw_flop", positive=True)
+    tokens = _vector(tokens, "tokens", positive=True)
+    k_grid = _vector(k_grid, "k_grid", positive=True)
+    if not inference_fpd > 0:
+        raise ValueError(f"inference_fpd must be > 0 (got {inference_fpd})")
+    out = np.empty((raw_flop.size, tokens.size, k_grid.size))
+    _marginal_cost_kernel(raw_flop, tokens, k_grid, float(inference_fpd), out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Logit choice (MODEL.md §6, D1-D2)
+# --------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _choice_kernel(value, mu, switching, provider, outside, quality, price, owner, out_prob, out_logsum):
+    """Logit choice probabilities of every user over every offer and the outside option (D1-D2).
+
+    out_prob[i, o] = exp(u_io / mu_i - L_i) for o < m and out_prob[i, m] = exp(u_i0 / mu_i - L_i);
+    out_logsum[i] = L_i (log-sum-exp, so that utilities and scales spanning 1e-6..1e6 stay finite).
+    """
+    n = value.shape[0]
+    m = quality.shape[0]
+    z = np.empty(m + 1)
+    for i in range(n):
+        inv_mu = 1.0 / mu[i]
+        z_max = outside[i] * inv_mu
+        z[m] = z_max
+        for o in range(m):
+            u = value[i] * quality[o] - price[o]
+            if owner[o] >= 0 and owner[o] == provider[i]:
+                u += switching[i]
+            z[o] = u * inv_mu
+            if z[o] > z_max:
+                z_max = z[o]
+        total = 0.0
+        for o in range(m + 1):
+            total += math.exp(z[o] - z_max)
+        log_sum = z_max + math.log(total)
+        out_logsum[i] = log_sum
+        for o in range(m + 1):
+            out_prob[i, o] = math.exp(z[o] - log_sum)
+
+
+def choice_probabilities(value, mu, switching, provider, outside, quality, price, owner):
+    """Choice probabilities (n, m + 1), last column the outside option, and log-sums L_i (n,)."""
+    value, mu, switching, provider, outside = _users(value, mu, switching, provider, outside)
+    quality, price, owner = _offers(quality, price, owner)
+    prob = np.empty((value.size, quality.size + 1))
+    logsum = np.empty(value.size)
+    _choice_kernel(value, mu, switching, provider, outside, quality, price, owner, prob, logsum)
+    return prob, logsum
+
+
+# --------------------------------------------------------------------------------------------------
+# Rivals' part of the logit denominator (MODEL.md §7 step 1)
+# --------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, price, owner, lab, out):
+    """R_i = log(exp(u_i0 / mu_i) + sum_{o: owner_o != lab} exp(u_io / mu_i)).
+
+    The deviating lab's offers are left out, so that a candidate offer of ``lab`` is evaluated
+    in O(users) as ``L_i = logaddexp(R_i, own terms)``.
+    """
+    n = value.shape[0]
+    m = quality.shape[0]
+    for i in range(n):
+        inv_mu = 1.0 / mu[i]
+        z_max = outside[i] * inv_mu
+        for o in range(m):
+            if owner[o] == lab:
+                continue
+            u = value[i] * quality[o] - price[o]
+            if owner[o] >= 0 and owner[o] == provider[i]:
+                u += switching[i]
+            if u * inv_mu > z_max:
+                z_max = u * inv_mu
+        total = math.exp(outside[i] * inv_mu - z_max)
+        for o in range(m):
+            if owner[o] == lab:
+                continue
+            u = value[i] * quality[o] - price[o]
+            if owner[o] >= 0 and owner[o] == provider[i]:
+                u += switching[i]
+            total += math.exp(u * inv_mu - z_max)
+        out[i] = z_max + math.log(total)
+
+
+def rival_log_sums(value, mu, switching, provider, outside, quality, price, owner, lab: int) -> np.ndarray:
+    """Per user, the log of the logit denominator without the offers of ``lab`` (n,)."""
+    value, mu, switching, provider, outside = _users(value, mu, switching, provider, outside)
+    quality, price, owner = _offers(quality, price, owner)
+    out = np.empty(value.size)
+    _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, price, owner, int(lab), out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Best-response prices of one lab's offers against fixed rivals (MODEL.md §7 step 1)
+# --------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob):
+    """prob[i, o] = exp(z_io - logaddexp(R_i, log sum_o' exp(z_io'))) with
+    z_io = (v_i q_o - c_o - m_o + s_i 1[provider_i is this lab]) / mu_i."""
+    n = value.shape[0]
+    t = quality.shape[0]
+    for i in range(n):
+        inv_mu = 1.0 / mu[i]
+        bonus = switching[i] if is_provider[i] else 0.0
+        z_max = rival[i]
+        for o in range(t):
+            prob[i, o] = (value[i] * quality[o] - cost[o] - markup[o] + bonus) * inv_mu
+            if prob[i, o] > z_max:
+                z_max = prob[i, o]
+        total = math.exp(rival[i] - z_max)
+        for o in range(t):
+            total += math.exp(prob[i, o] - z_max)
+        log_sum = z_max + math.log(total)
+        for o in range(t):
+            prob[i, o] = math.exp(prob[i, o] - log_sum)
+
+
+@njit(cache=True)
+def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price_init, tol, max_iter,
+                  damping, out_price, out_share):
+    """Bertrand best-response prices of one lab's ``t`` offers against fixed rivals.
+
+    Solves the multi-product logit first-order conditions (D3 of docs/ODD.md) by the zeta fixed
+    point of Morrow and Skerlos (2011), with markups ``m = p - c``:
+
+        m_o <- (sum_o' Gamma_oo' m_o' + S_o) / Lambda_o,
+        S_o = sum_i P_io,  Lambda_o = sum_i P_io / mu_i,  Gamma_oo' = sum_i P_io P_io' / mu_i,
+
+    whose fixed point is ``S_o - Lambda_o m_o + sum_o' Gamma_oo' m_o' = 0``; for one offer this is
+    ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (MODEL.md §7), and with homogeneous users
+    ``p - c = mu / (1 - sum of the lab's shares)``. The step is damped by ``damping`` in (0, 1].
+    Stops when every price moves by less than ``tol`` relative. Writes prices and mean shares;
+    returns the number of iterations, or -1 if ``max_iter`` was reached.
+    """
+    n = value.shape[0]
+    t = quality.shape[0]
+    prob = np.empty((n, t))
+    markup = np.empty(t)
+    new_markup = np.empty(t)
+    lam = np.empty(t)
+    sold = np.empty(t)
+    gamma = np.empty((t, t))
+    mean_mu = 0.0
+    for i in range(n):
+        mean_mu += mu[i]
+    mean_mu /= n
+    for o in range(t):
+        markup[o] = price_init[o] - cost[o]
+        if not markup[o] > 0.0:
+            markup[o] = mean_mu
+    iterations = NOT_CONVERGED
+    for it in range(max_iter):
+        _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob)
+        for o in range(t):
+            lam[o] = 0.0
+            sold[o] = 0.0
+            for o2 in range(t):
+                gamma[o, o2] = 0.0
+        for i in range(n):
+            inv_mu = 1.0 / mu[i]
+            for o in range(t):
+                sold[o] += prob[i, o]
+                lam[o] += prob[i, o] * inv_mu
+                for o2 in range(t):
+                    gamma[o, o2] += prob[i, o] * prob[i, o2] * inv_mu
+        converged = True
+        for o in range(t):
+            if lam[o] > 0.0:
+                zeta = sold[o]
+                for o2 in range(t):
+                    zeta += gamma[o, o2] * markup[o2]
+                zeta /= lam[o]
+            else:  # nobody buys this offer at any price near here: keep a neutral markup
+                zeta = mean_mu
+            new_markup[o] = markup[o] + damping * (zeta - markup[o])
+            if abs(new_markup[o] - markup[o]) > tol * abs(cost[o] + new_markup[o]):
+                converged = False
+        for o in range(t):
+            markup[o] = new_markup[o]
+        if converged:
+            iterations = it + 1
+            break
+    _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob)
+    for o in range(t):
+        out_price[o] = cost[o] + markup[o]
+        share = 0.0
+        for i in range(n):
+            share += prob[i, o]
+        out_share[o] = share / n
+    return iterations
+
+
+def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,
+                         tol: float = 1e-12, max_iter: int = 500):
+    """Profit-maximising prices of one lab's offers given the rivals' log-sums ``rival`` (n,).
+
+    Returns ``(prices, mean_shares, iterations)``; ``iterations`` is -1 when the fixed point did
+    not converge even with damping 1/2 and 1/4 (the caller names step, lab and task in its error).
+    """
+    value = _vector(value, "value")
+    n = value.size
+    mu = _vector(mu, "mu", positive=True, size=n)
+    switching = _vector(switching, "switching", size=n)
+    rival = _vector(rival, "rival", size=n)
+    is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
+    quality = _vector(quality, "quality")
+    cost = _vector(cost, "cost", size=quality.size)
+    price_init = _vector(price_init, "price_init", size=quality.size)
+    prices = np.empty(quality.size)
+    shares = np.empty(quality.size)
+    iterations = NOT_CONVERGED
+    for damping in (1.0, 0.5, 0.25):
+        iterations = _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price_init,
+                                   tol, max_iter, damping, prices, shares)
+        if iterations != NOT_CONVERGED:
+            break
+    return prices, shares, iterations
+
+
+# --------------------------------------------------------------------------------------------------
+# Users' draws of their next provider (MODEL.md §6)
+# --------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _sample_provider_kernel(prob, uniform, owner, out_provider):
+    """Inverse-CDF draw of each user's choice from row i of ``prob`` with the draw ``uniform[i]``.
+
+    The new provider is the owner of the chosen offer, or -1 for the outside option (last column)
+    and for offers without an owner (self-hosting).
+    """
+    n, columns = prob.shape
+    m = columns - 1
+    for i in range(n):
+        cumulative = 0.0
+        chosen = m
+        for o in range(m):
+            cumulative += prob[i, o]
+            if uniform[i] < cumulative:
+                chosen = o
+                break
+        out_provider[i] = owner[chosen] if chosen < m else -1
+
+
+def sample_providers(prob: np.ndarray, uniform: np.ndarray, owner: np.ndarray) -> np.ndarray:
+    """Each user's next provider (lab id or -1) drawn from its choice probabilities."""
+    prob = np.ascontiguousarray(prob, dtype=np.float64)
+    uniform = _vector(uniform, "uniform", size=prob.shape[0])
+    owner = np.ascontiguousarray(owner, dtype=np.int64)
+    if prob.ndim != 2 or prob.shape[1] != owner.size + 1:
+        raise ValueError("prob must have one column per offer plus the outside option")
+    out = np.empty(prob.shape[0], dtype=np.int64)
+    _sample_provider_kernel(prob, uniform, owner, out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Input validation shared by the public wrappers
+# --------------------------------------------------------------------------------------------------
+
+def _vector(x, name: str, *, positive: bool = False, size: int | None = None) -> np.ndarray:
+    arr = np.ascontiguousarray(x, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional (got shape {arr.shape})")
+    if size is not None and arr.size != size:
+        raise ValueError(f"{name} must have {size} entries (got {arr.size})")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    if positive and not np.all(arr > 0):
+        raise ValueError(f"{name} must be > 0")
+    return arr
+
+
+def _users(value, mu, switching, provider, outside):
+    value = _vector(value, "value")
+    n = value.size
+    return (value, _vector(mu, "mu", positive=True, size=n), _vector(switching, "switching", size=n),
+            np.ascontiguousarray(provider, dtype=np.int64), _vector(outside, "outside", size=n))
+
+
+def _offers(quality, price, owner):
+    quality = _vector(quality, "quality")
+    return (quality, _vector(price, "price", size=quality.size),
+            np.ascontiguousarray(owner, dtype=np.int64))

@@ -1,0 +1,131 @@
+"""The model's laws: exogenous trends, capability, task success and costs (MODEL.md §3-§5).
+
+Every equation of the model that maps compute to capability or to money is written once, here.
+The scalar laws are numba ``@njit(cache=True)`` functions so that the market kernels
+(:mod:`simulation.kernels`) call them on the hot path; they are ordinary callables from Python too.
+Their plain-Python twins for the tests live in :mod:`simulation.reference`.
+
+Equation numbers (L1...) are those of ``docs/ODD.md`` §7 "Submodels".
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+SECONDS_PER_YEAR = 365.25 * 24 * 3600.0
+JOULES_PER_MWH = 3.6e9
+CHINCHILLA_FLOP_PER_PARAM_SQUARED = 120.0  # C = 6 N D with D = 20 N  =>  N = sqrt(C / 120)
+
+
+# --- L1-L3: exogenous trends (MODEL.md §3) -------------------------------------------------------
+
+def training_flop_per_dollar(years: float, flop_per_dollar: float, hardware_growth: float) -> float:
+    """(L1) Training FLOP bought by one USD ``years`` after the start: ``F(t) = F0 * g_hw ** t`` [FLOP/$]."""
+    return flop_per_dollar * hardware_growth**years
+
+
+def inference_flop_per_dollar(training_fpd: float, inference_utilisation: float,
+                              training_utilisation: float, precision_factor: float) -> float:
+    """(L2) Inference FLOP per USD: ``F_inf = F(t) * u_inf / u_train * precision`` [FLOP/$]."""
+    return training_fpd * inference_utilisation / training_utilisation * precision_factor
+
+
+def algorithmic_efficiency(years: float, algo_growth: float) -> float:
+    """(L3) Algorithmic efficiency multiplier ``A(t) = g_algo ** t`` (dimensionless, 1 at the start)."""
+    return algo_growth**years
+
+
+# --- L4-L6: capability (MODEL.md §4) ---------------------------------------------------------------
+
+@njit(cache=True)
+def pretraining_eoom(raw_flop: float, algo_eff: float, data_wall: float, post_wall_returns: float) -> float:
+    """(L4) Pre-training capability [eOOM].
+
+    ``x = log10(C_raw * A)``; ``E_pre = x`` if ``x <= W`` else ``W + rho * (x - W)``.
+    """
+    x = math.log10(raw_flop * algo_eff)
+    if x <= data_wall:
+        return x
+    return data_wall + post_wall_returns * (x - data_wall)
+
+
+@njit(cache=True)
+def inference_gain(k: float, alpha: float, kappa: float) -> float:
+    """(L5) Capability bought with ``k`` times the base inference compute per task [eOOM].
+
+    ``G(k) = alpha * kappa * (1 - exp(-log10(k) / kappa))``: slope ``alpha`` eOOM per OOM of
+    inference at ``k = 1``, saturating at ``alpha * kappa``.
+    """
+    return alpha * kappa * (1.0 - math.exp(-math.log10(k) / kappa))
+
+
+@njit(cache=True)
+def success_probability(eoom: float, difficulty: float, width: float) -> float:
+    """(L6) Probability of succeeding at a task: ``P(E) = 1 / (1 + exp(-(E - d) / w))``.
+
+    Evaluated in the branch that cannot overflow.
+    """
+    z = (eoom - difficulty) / width
+    if z >= 0.0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def ida_gain(exchange_rate: float, ida_flop: float, raw_flop: float) -> float:
+    """(L4b) Capability from inference during training (IDA) [eOOM], not capped by the data wall:
+    ``exchange_rate * log10(1 + C_ida / C_raw)``."""
+    return exchange_rate * math.log10(1.0 + ida_flop / raw_flop)
+
+
+# --- L7-L11: costs and energy (MODEL.md §5) ---------------------------------------------------------
+
+@njit(cache=True)
+def chinchilla_parameters(raw_flop: float) -> float:
+    """(L7) Compute-optimal parameter count: ``N = sqrt(C_raw / 120)`` (C = 6 N D, D = 20 N)."""
+    return math.sqrt(raw_flop / CHINCHILLA_FLOP_PER_PARAM_SQUARED)
+
+
+@njit(cache=True)
+def flop_per_task(raw_flop: float, tokens: float, k: float) -> float:
+    """(L8) Inference FLOP of one task: ``2 * N * tokens * k`` [FLOP]."""
+    return 2.0 * chinchilla_parameters(raw_flop) * tokens * k
+
+
+@njit(cache=True)
+def marginal_cost_per_task(raw_flop: float, tokens: float, k: float, inference_fpd: float) -> float:
+    """(L9) Marginal cost of one task: ``mc = 2 N tokens k / F_inf`` [$/task]."""
+    return flop_per_task(raw_flop, tokens, k) / inference_fpd
+
+
+def training_cost(raw_flop: float, training_fpd: float) -> float:
+    """(L10) Cost of a training run of ``C_raw`` FLOP at the price when it is paid [$]."""
+    return raw_flop / training_fpd
+
+
+def site_power_mw(raw_flop: float, duration_years: float, flop_per_joule: float) -> float:
+    """(L11) Average power drawn at one site by a training run: ``C / (duration * FLOP/J)`` [MW]."""
+    return raw_flop / (duration_years * SECONDS_PER_YEAR * flop_per_joule) / 1e6
+
+
+def inference_energy_mwh(inference_flop: float, flop_per_joule: float) -> float:
+    """(L12) Energy of ``inference_flop`` FLOP of inference [MWh]."""
+    return inference_flop / flop_per_joule / JOULES_PER_MWH
+
+
+def served_copies(fleet_flop_per_second: float, raw_flop: float, k: float, tokens_per_second: float) -> float:
+    """(L13) Simultaneous copies a fleet serves: fleet FLOP/s over ``2 N k * tokens/s`` per copy.
+
+    Ord (2025): 100x the inference per task means 1/100 as many copies from the same fleet.
+    """
+    return fleet_flop_per_second / (2.0 * chinchilla_parameters(raw_flop) * k * tokens_per_second)
+
+
+def capability_grid(eoom_pre: np.ndarray, alpha: np.ndarray, kappa: np.ndarray,
+                    k_grid: np.ndarray) -> np.ndarray:
+    """Deployed capability ``E[lab, task, k] = E_pre[lab] + G_task(k)`` (L5) for every grid point."""
+    gain = np.array([[inference_gain(k, a, kap) for k in k_grid] for a, kap in zip(alpha, kappa, strict=True)])
+    return eoom_pre[:, None, None] + gain[None, :, :]

@@ -1,0 +1,195 @@
+"""Per-step measures of the market (MODEL.md §8-§9), collected into columns.
+
+Definitions (docs/outputs.md has every column with its unit):
+
+* HHI and CR4 on lab revenue shares this step (0..1); null when no lab has revenue.
+* frontier-capable usage: tasks served at deployed capability ``E >= log10(threshold_flop)``;
+  ``regulated_share`` is the part served by regulated models (null when there is none).
+* ``evading_labs``: labs serving some task type at ``E >= log10(threshold_flop)`` with a model
+  that is not regulated.
+* human level on task type tau: some lab's deployed model reaches ``P_tau >= h_tau`` at some k of
+  the grid; its cost is the marginal cost at the smallest such k, minimised over labs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation import laws
+from simulation.market import SELF_HOST
+
+
+def hhi(revenues: np.ndarray) -> float | None:
+    """Herfindahl-Hirschman index of revenue shares, in [1/n, 1]; None when total revenue is 0."""
+    total = float(np.sum(revenues))
+    if total <= 0:
+        return None
+    shares = np.asarray(revenues) / total
+    return float(np.sum(shares**2))
+
+
+def concentration_ratio(revenues: np.ndarray, top: int = 4) -> float | None:
+    """Revenue share of the ``top`` largest labs; None when total revenue is 0."""
+    total = float(np.sum(revenues))
+    if total <= 0:
+        return None
+    return float(np.sum(np.sort(np.asarray(revenues))[::-1][:top]) / total)
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float | None:
+    total = float(np.sum(weights))
+    return float(np.sum(values * weights) / total) if total > 0 else None
+
+
+def human_level_cost(model, market, task) -> tuple[float | None, object, float | None]:
+    """Cheapest marginal cost per task at which any lab's deployed model reaches human level on
+    ``task``: (cost [$/task] or None, the lab, the k used)."""
+    best = (None, None, None)
+    for lab in model.labs:
+        for k in model.k_grid:
+            eoom = market.deployed_eoom(lab.deployed.eoom_pre, k)
+            if laws.success_probability(eoom, task.difficulty, task.width) >= task.human_success:
+                cost = market.unit_cost(lab.deployed.raw_flop, k)
+                if best[0] is None or cost < best[0]:
+                    best = (cost, lab, float(k))
+                break
+    return best
+
+
+def fleet_copies(model, lab, k: float) -> float:
+    """Copies of ``lab``'s deployed model that its training fleet serves at once at multiplier ``k``
+    (L13): the fleet is the FLOP/s that trained the model over ``labs.training_steps`` steps."""
+    s = model.scenario
+    seconds = s.labs.training_steps * s.time.step_years * laws.SECONDS_PER_YEAR
+    fleet = lab.deployed.raw_flop / seconds
+    return laws.served_copies(fleet, lab.deployed.raw_flop, k, s.compute.copy_tokens_per_second)
+
+
+class Recorder:
+    """Collects one timeseries row per step and one labs row per step x lab x task type x tier."""
+
+    def __init__(self, model):
+        self.timeseries: list[dict] = []
+        self.labs: list[dict] = []
+        self.human_level: list[dict] = []  # per step: task -> (cost, lab name, k, copies) or None
+
+    def record(self, model, outcome: list[dict]) -> None:
+        s = model.scenario
+        trends = model.trends
+        line = model.regulator.frontier_line_eoom
+        present = model.labs + model.exited_this_step
+        revenues = np.array([lab.ledger.revenue for lab in present])
+        row: dict = {
+            "step": model.step_index,
+            "year": trends.year,
+            "n_labs": len(model.labs),
+            "entries": model.entries,
+            "exits": model.exits,
+            "hhi": hhi(revenues),
+            "cr4": concentration_ratio(revenues),
+        }
+        by_id = {lab.lab_id: lab for lab in present}
+        frontier_usage = regulated_usage = 0.0
+        evading: set[int] = set()
+        inference_flop = 0.0
+        lab_k_usage: dict[int, list[float]] = {lab.lab_id: [0.0, 0.0] for lab in present}
+        human_level = {}
+        for index, market in enumerate(model.markets):
+            task = market.task
+            quantity = outcome[index]["quantity"]
+            sold = market.owner != SELF_HOST
+            row[f"frontier_eoom_{task.name}"] = float(np.max(market.eoom[sold])) if np.any(sold) else None
+            row[f"price_{task.name}"] = weighted_mean(market.price[sold], quantity[sold])
+            row[f"k_{task.name}"] = weighted_mean(market.k[sold], quantity[sold])
+            row[f"outside_share_{task.name}"] = outcome[index]["outside_share"]
+            row[f"selfhost_share_{task.name}"] = float(np.sum(quantity[~sold]) / market.tasks_per_step) \
+                if market.tasks_per_step > 0 else 0.0
+            for o in range(market.owner.size):
+                inference_flop += quantity[o] * laws.flop_per_task(
+                    self._raw_flop(model, by_id, market.owner[o]), task.tokens, market.k[o])
+                if market.eoom[o] >= line and quantity[o] > 0:
+                    frontier_usage += quantity[o]
+                    regulated = self._regulated(model, by_id, market.owner[o])
+                    regulated_usage += quantity[o] if regulated else 0.0
+                    if not regulated and market.owner[o] != SELF_HOST:
+                        evading.add(int(market.owner[o]))
+                if market.owner[o] != SELF_HOST:
+                    acc = lab_k_usage[int(market.owner[o])]
+                    acc[0] += quantity[o] * market.k[o]
+                    acc[1] += quantity[o]
+            cost, lab, k = human_level_cost(model, market, task)
+            human_level[task.name] = None if cost is None else {
+                "cost": cost, "lab": lab.name, "k": k, "copies": fleet_copies(model, lab, k)}
+            row[f"human_level_cost_{task.name}"] = cost
+        alive = model.labs
+        frontier = max(alive, key=lambda lab: lab.deployed.eoom_pre, default=None)
+        row["frontier_eoom"] = frontier.deployed.eoom_pre if frontier is not None else None
+        ledgers = [lab.ledger for lab in present]
+        row["revenue"] = sum(g.revenue for g in ledgers)
+        row["training_spend"] = sum(g.training for g in ledgers)
+        row["inference_spend"] = sum(g.inference_cost for g in ledgers)
+        compute_spend = row["training_spend"] + row["inference_spend"]
+        row["inference_share"] = row["inference_spend"] / compute_spend if compute_spend > 0 else None
+        row["consumer_surplus"] = sum(o["consumer_surplus"] for o in outcome)
+        row["profit"] = sum(g.profit for g in ledgers)
+        best_open = model.best_open_model
+        row["open_gap_eoom"] = (row["frontier_eoom"] - best_open.eoom_pre
+                                if best_open is not None and frontier is not None else None)
+        row["regulated_share"] = regulated_usage / frontier_usage if frontier_usage > 0 else None
+        row["evading_labs"] = len(evading)
+        model.regulator.note_evasion(len(evading))
+        training_runs = [lab.training.model.raw_flop for lab in alive if lab.training is not None
+                         and lab.training.steps_left >= 0 and lab.training.release_step is None]
+        duration = s.labs.training_steps * s.time.step_years
+        row["max_site_power_mw"] = max((laws.site_power_mw(c, duration, trends.flop_per_joule)
+                                        for c in training_runs), default=0.0)
+        row["inference_energy_mwh"] = laws.inference_energy_mwh(inference_flop, trends.flop_per_joule)
+        if frontier is not None:
+            used_k, used = lab_k_usage[frontier.lab_id]
+            k_bar = used_k / used if used > 0 else 1.0
+            row["frontier_copies"] = fleet_copies(model, frontier, k_bar)
+        else:
+            row["frontier_copies"] = None
+        row["agi_reached"] = all(v is not None for v in human_level.values())
+        self.timeseries.append(row)
+        self.human_level.append(human_level)
+        self._record_labs(model, present, outcome)
+
+    @staticmethod
+    def _raw_flop(model, by_id, owner: int) -> float:
+        if owner == SELF_HOST:
+            return model.best_open_model.raw_flop
+        return by_id[int(owner)].deployed.raw_flop
+
+    @staticmethod
+    def _regulated(model, by_id, owner: int) -> bool:
+        if owner == SELF_HOST:
+            return model.best_open_model.regulated
+        return by_id[int(owner)].deployed.regulated
+
+    def _record_labs(self, model, present, outcome) -> None:
+        exited = {lab.lab_id for lab in model.exited_this_step}
+        for lab in present:
+            g = lab.ledger
+            base = {
+                "step": model.step_index, "lab": lab.lab_id, "name": lab.name, "alive": lab.lab_id not in exited,
+                "cash": lab.cash, "training_flop": lab.deployed.raw_flop, "eoom_pre": lab.deployed.eoom_pre,
+                "open_weights": lab.open_weights, "regulated": lab.deployed.regulated,
+                "model_name": lab.deployed.name, "training": lab.training is not None,
+                "lab_revenue": g.revenue, "lab_inference_cost": g.inference_cost, "lab_opex": g.opex,
+                "lab_training_spend": g.training, "lab_compliance": g.compliance, "lab_financing": g.financing,
+                "lab_entry_cost": g.entry_cost, "lab_profit": g.profit,
+            }
+            for index, market in enumerate(model.markets):
+                rows = np.flatnonzero(market.owner == lab.lab_id)
+                quantity = outcome[index]["quantity"]
+                share = outcome[index]["share"]
+                for tier, o in enumerate(rows):
+                    self.labs.append({
+                        **base, "task": market.task.name, "tier": tier, "k": float(market.k[o]),
+                        "eoom": float(market.eoom[o]), "price": float(market.price[o]),
+                        "marginal_cost": float(market.cost[o]), "share": float(share[o]),
+                        "quantity": float(quantity[o]), "revenue": float(market.price[o] * quantity[o]),
+                        "profit": float((market.price[o] - market.cost[o]) * quantity[o]),
+                    })
+

@@ -1,0 +1,115 @@
+"""Output tables and files of a run: ``timeseries.parquet``, ``labs.parquet``, ``summary.json``,
+``overview.png`` (schema documented in docs/outputs.md).
+
+Every file is written to a temporary name in the destination folder and renamed into place, so a
+run killed part-way never leaves a half-written file under its final name.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulation.scenario import Scenario
+
+_INT_COLUMNS = {"step", "n_labs", "entries", "exits", "evading_labs", "lab", "tier"}
+_BOOL_COLUMNS = {"agi_reached", "alive", "open_weights", "regulated", "training"}
+_STRING_COLUMNS = {"name", "task", "model_name"}
+
+
+def _column_type(name: str) -> pa.DataType:
+    if name in _INT_COLUMNS:
+        return pa.int64()
+    if name in _BOOL_COLUMNS:
+        return pa.bool_()
+    if name in _STRING_COLUMNS:
+        return pa.string()
+    return pa.float64()
+
+
+def _table(rows: list[dict], columns: list[str]) -> pa.Table:
+    schema = pa.schema([(c, _column_type(c)) for c in columns])
+    return pa.table({c: pa.array([row.get(c) for row in rows], type=schema.field(c).type) for c in columns},
+                    schema=schema)
+
+
+def timeseries_columns(scenario: Scenario) -> list[str]:
+    per_task = ["frontier_eoom", "price", "k", "outside_share", "selfhost_share", "human_level_cost"]
+    columns = ["step", "year", "n_labs", "entries", "exits", "hhi", "cr4", "frontier_eoom"]
+    columns += [f"{stem}_{t}" for stem in per_task for t in scenario.task_names]
+    columns += ["revenue", "training_spend", "inference_spend", "inference_share", "consumer_surplus", "profit",
+                "open_gap_eoom", "regulated_share", "evading_labs", "max_site_power_mw", "inference_energy_mwh",
+                "frontier_copies", "agi_reached"]
+    return columns
+
+
+LABS_COLUMNS = [
+    "step", "lab", "name", "alive", "cash", "training_flop", "eoom_pre", "open_weights", "regulated", "task",
+    "tier", "k", "eoom", "price", "marginal_cost", "share", "quantity", "revenue", "profit", "model_name",
+    "training", "lab_revenue", "lab_inference_cost", "lab_opex", "lab_training_spend", "lab_compliance",
+    "lab_financing", "lab_entry_cost", "lab_profit",
+]
+
+
+def timeseries_table(rows: list[dict], scenario: Scenario) -> pa.Table:
+    return _table(rows, timeseries_columns(scenario))
+
+
+def labs_table(rows: list[dict]) -> pa.Table:
+    return _table(rows, LABS_COLUMNS)
+
+
+def atomic_write(path: Path, write) -> Path:
+    """Call ``write(temporary_path)`` and rename the result to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_parquet(table: pa.Table, path: Path) -> Path:
+    """Byte-deterministic Parquet: the same table always gives the same file."""
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"non-finite number {value} in summary")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(data: dict, path: Path) -> Path:
+    text = json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_outputs(result, out_dir, *, plot: bool = True) -> dict[str, Path]:
+    """Write a run's files into ``out_dir``; return their paths by name."""
+    out = Path(out_dir)
+    paths = {
+        "timeseries": write_parquet(result.timeseries, out / "timeseries.parquet"),
+        "labs": write_parquet(result.labs, out / "labs.parquet"),
+        "summary": write_json(result.summary, out / "summary.json"),
+    }
+    if plot:
+        from simulation.overview import draw_overview
+
+        paths["overview"] = atomic_write(out / "overview.png", lambda tmp: draw_overview(result, tmp))
+    return paths

@@ -1,0 +1,121 @@
+"""Plain-Python reference implementations of the laws and kernels, for the tests only.
+
+Written with plain loops and the ``math`` module (no numba, no numpy vectorisation), following the
+equations in the docstrings of :mod:`simulation.laws` and :mod:`simulation.kernels` line by line.
+The tests require the kernels to agree with these to 1e-12 relative.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def pretraining_eoom(raw_flop, algo_eff, data_wall, post_wall_returns):
+    x = math.log10(raw_flop * algo_eff)
+    return x if x <= data_wall else data_wall + post_wall_returns * (x - data_wall)
+
+
+def inference_gain(k, alpha, kappa):
+    return alpha * kappa * (1.0 - math.exp(-math.log10(k) / kappa))
+
+
+def success_probability(eoom, difficulty, width):
+    z = (eoom - difficulty) / width
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    return math.exp(z) / (1.0 + math.exp(z))
+
+
+def marginal_cost_per_task(raw_flop, tokens, k, inference_fpd):
+    parameters = math.sqrt(raw_flop / 120.0)
+    return 2.0 * parameters * tokens * k / inference_fpd
+
+
+def marginal_costs(raw_flop, tokens, k_grid, inference_fpd):
+    return [[[marginal_cost_per_task(c, tok, k, inference_fpd) for k in k_grid] for tok in tokens]
+            for c in raw_flop]
+
+
+def _log_sum_exp(zs):
+    top = max(zs)
+    return top + math.log(sum(math.exp(z - top) for z in zs))
+
+
+def _utility(v, quality, price, owner, provider, switching):
+    u = v * quality - price
+    if owner >= 0 and owner == provider:
+        u += switching
+    return u
+
+
+def choice_probabilities(value, mu, switching, provider, outside, quality, price, owner):
+    probs, logsums = [], []
+    for i in range(len(value)):
+        zs = [_utility(value[i], quality[o], price[o], owner[o], provider[i], switching[i]) / mu[i]
+              for o in range(len(quality))]
+        zs.append(outside[i] / mu[i])
+        log_sum = _log_sum_exp(zs)
+        logsums.append(log_sum)
+        probs.append([math.exp(z - log_sum) for z in zs])
+    return probs, logsums
+
+
+def rival_log_sums(value, mu, switching, provider, outside, quality, price, owner, lab):
+    out = []
+    for i in range(len(value)):
+        zs = [outside[i] / mu[i]]
+        zs += [_utility(value[i], quality[o], price[o], owner[o], provider[i], switching[i]) / mu[i]
+               for o in range(len(quality)) if owner[o] != lab]
+        out.append(_log_sum_exp(zs))
+    return out
+
+
+def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup):
+    probs = []
+    for i in range(len(value)):
+        bonus = switching[i] if is_provider[i] else 0.0
+        zs = [(value[i] * quality[o] - cost[o] - markup[o] + bonus) / mu[i] for o in range(len(quality))]
+        log_sum = _log_sum_exp(zs + [rival[i]])
+        probs.append([math.exp(z - log_sum) for z in zs])
+    return probs
+
+
+def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,
+                         tol=1e-12, max_iter=500, damping=1.0):
+    """The zeta fixed point m_o <- (sum_o' Gamma_oo' m_o' + S_o) / Lambda_o, in plain Python."""
+    n, t = len(value), len(quality)
+    mean_mu = sum(mu) / n
+    markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
+    iterations = -1
+    for it in range(max_iter):
+        prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
+        sold = [sum(prob[i][o] for i in range(n)) for o in range(t)]
+        lam = [sum(prob[i][o] / mu[i] for i in range(n)) for o in range(t)]
+        gamma = [[sum(prob[i][o] * prob[i][o2] / mu[i] for i in range(n)) for o2 in range(t)] for o in range(t)]
+        new = []
+        for o in range(t):
+            zeta = (sold[o] + sum(gamma[o][o2] * markup[o2] for o2 in range(t))) / lam[o] if lam[o] > 0 else mean_mu
+            new.append(markup[o] + damping * (zeta - markup[o]))
+        converged = all(abs(new[o] - markup[o]) <= tol * abs(cost[o] + new[o]) for o in range(t))
+        markup = new
+        if converged:
+            iterations = it + 1
+            break
+    prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
+    prices = [cost[o] + markup[o] for o in range(t)]
+    shares = [sum(prob[i][o] for i in range(n)) / n for o in range(t)]
+    return prices, shares, iterations
+
+
+def sample_providers(prob, uniform, owner):
+    out = []
+    m = len(owner)
+    for row, u in zip(prob, uniform, strict=True):
+        cumulative, chosen = 0.0, m
+        for o in range(m):
+            cumulative += row[o]
+            if u < cumulative:
+                chosen = o
+                break
+        out.append(owner[chosen] if chosen < m else -1)
+    return out

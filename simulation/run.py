@@ -1,0 +1,52 @@
+"""Run one scenario and collect its outputs (the simulation layer's public entry point)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from simulation.outputs import labs_table, timeseries_table
+from simulation.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Immutable outputs of one run.
+
+    timeseries: one row per step (columns in docs/outputs.md);
+    labs: one row per step x lab x task type x tier;
+    summary: JSON-serialisable headline numbers, the resolved scenario, seed and version.
+    """
+
+    scenario: Scenario
+    seed: int
+    timeseries: pa.Table
+    labs: pa.Table
+    summary: dict = field(default_factory=dict)
+
+
+def simulate(scenario: Scenario, *, seed: int | None = None, steps: int | None = None,
+             progress: Callable[[int], None] | None = None) -> SimulationResult:
+    """Run ``scenario`` for ``steps`` steps (default ``scenario.run.steps``) from ``seed``
+    (default ``scenario.run.seed``). ``progress(steps_done)`` is called after every step."""
+    from simulation.model import MarketModel
+    from simulation.summary import build_summary
+
+    model = MarketModel(scenario, seed=seed)
+    steps = scenario.run.steps if steps is None else int(steps)
+    for done in range(1, steps + 1):
+        model.step()
+        if progress is not None:
+            progress(done)
+    return SimulationResult(scenario, model.seed, timeseries_table(model.recorder.timeseries, scenario),
+                            labs_table(model.recorder.labs), build_summary(model))
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every numba kernel with a tiny run; call once per process."""
+    from simulation.scenario_io import load_scenario
+
+    tiny = load_scenario(None, {"users.count": 60, "run.steps": 1, "labs.br_rounds": 1})
+    simulate(tiny)

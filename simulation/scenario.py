@@ -1,0 +1,266 @@
+"""Scenario schema: every parameter of the model, its unit and its allowed range.
+
+A scenario is a TOML file (see ``scenarios/default.toml``) validated into the immutable
+:class:`Scenario` below. Validation errors are turned into one-line messages that name the dotted
+field and what is allowed by :mod:`simulation.scenario_io`; this module only declares the schema.
+
+Section numbers (``MODEL.md §n``) refer to the economic specification, mirrored in ``docs/ODD.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Section(BaseModel):
+    """Base of every scenario section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _default_k_grid() -> list[float]:
+    return [10.0 ** (i / 2) for i in range(13)]
+
+
+class RunSettings(_Section):
+    """Length of a run and its root seed."""
+
+    steps: int = Field(40, ge=1, le=100_000, description="number of steps simulated")
+    seed: int = Field(20250212, ge=0, description="root seed of the model's random generator")
+
+
+class TimeSettings(_Section):
+    """Calendar (MODEL.md §2)."""
+
+    start_year: float = Field(2025.0, description="calendar year of step 0 [year]")
+    step_years: float = Field(0.25, gt=0, le=10, description="length of one step [years]")
+
+
+class ComputeSettings(_Section):
+    """Exogenous compute trends (MODEL.md §3, §5)."""
+
+    flop_per_dollar: float = Field(5e17, gt=0, description="training FLOP per USD at step 0 [FLOP/$]")
+    hardware_growth: float = Field(1.35, gt=0, description="price-performance growth [x per year]")
+    training_utilisation: float = Field(0.40, gt=0, le=1, description="utilisation of training [0-1]")
+    inference_utilisation: float = Field(0.15, gt=0, le=1, description="utilisation of inference [0-1]")
+    precision_factor: float = Field(
+        1.0, ge=1, le=2, description="inference throughput factor of low precision (BF16 1, FP8 up to 2)"
+    )
+    algo_growth: float = Field(3.0, gt=0, description="algorithmic efficiency growth [x per year]")
+    flop_per_joule: float = Field(4e11, gt=0, description="energy efficiency at step 0 [FLOP/J]")
+    energy_growth: float = Field(1.26, gt=0, description="energy-efficiency growth [x per year]")
+    copy_tokens_per_second: float = Field(
+        50.0, gt=0, description="tokens per second one served copy of a model produces [tokens/s]"
+    )
+
+
+class CapabilitySettings(_Section):
+    """Pre-training capability and the data wall (MODEL.md §4)."""
+
+    data_wall_eoom: float = Field(26.5, description="effective compute where pre-training data runs out [eOOM]")
+    post_wall_returns: float = Field(0.3, ge=0, le=1, description="eOOM per OOM of compute past the wall")
+
+
+class TaskType(_Section):
+    """One task type tau (MODEL.md §4 table)."""
+
+    name: str = Field(min_length=1, description="task type name")
+    tokens: float = Field(gt=0, description="base tokens per task (plain forward pass) [tokens]")
+    alpha: float = Field(ge=0, description="eOOM per OOM of inference at k = 1")
+    kappa: float = Field(gt=0, description="saturation scale of the inference gain [OOM]")
+    difficulty: float = Field(description="eOOM at which success probability is 1/2 [eOOM]")
+    width: float = Field(gt=0, description="logistic width of the success curve [eOOM]")
+    human_success: float = Field(ge=0, le=1, description="probability a human succeeds [0-1]")
+    wage: float = Field(ge=0, description="human wage per task [$]")
+    value: float = Field(gt=0, description="median user value of a successful task [$]")
+    tasks_per_step: float = Field(ge=0, description="tasks demanded per step at step 0 [tasks]")
+
+
+def _default_tasks() -> list[TaskType]:
+    rows = [
+        ("chat", 1e3, 0.2, 0.5, 23.0, 0.7, 0.9, 1.0, 0.05, 1e11),
+        ("reasoning", 1e4, 0.7, 3.0, 26.0, 0.7, 0.9, 50.0, 20.0, 1e9),
+        ("agentic", 1e5, 0.9, 4.0, 28.0, 0.7, 0.9, 500.0, 800.0, 1e7),
+    ]
+    keys = ("name", "tokens", "alpha", "kappa", "difficulty", "width", "human_success", "wage", "value",
+            "tasks_per_step")
+    return [TaskType(**dict(zip(keys, row, strict=True))) for row in rows]
+
+
+class DemandSettings(_Section):
+    """Market size (MODEL.md §4, §6)."""
+
+    growth: float = Field(1.5, gt=0, description="growth of tasks per step [x per year]")
+    market_scale: float = Field(1.0, gt=0, description="multiplier on every task type's tasks per step")
+
+
+class UserSettings(_Section):
+    """The sampled user population (MODEL.md §6)."""
+
+    count: int = Field(20_000, ge=1, le=10_000_000, description="number of sampled users")
+    task_mix: list[float] | None = Field(None, description="share of users per task type (default equal)")
+    value_sigma: float = Field(1.0, ge=0, description="log-sd of user value around the task median")
+    logit_scale: float = Field(0.2, gt=0, description="logit scale per $ of user value (mu_i = this * v_i)")
+    switching_cost: float = Field(0.05, ge=0, description="switching cost per $ of user value")
+    selfhost_premium: float = Field(0.5, ge=0, description="extra cost of self-hosting open weights [fraction]")
+
+    @field_validator("task_mix")
+    @classmethod
+    def _mix_is_distribution(cls, mix: list[float] | None) -> list[float] | None:
+        if mix is None:
+            return mix
+        if not mix or any(x < 0 for x in mix) or abs(sum(mix) - 1.0) > 1e-9:
+            raise ValueError("must be non-negative shares that sum to 1")
+        return mix
+
+
+Strategy = str
+
+
+class LabEntry(_Section):
+    """One lab of the initial roster (MODEL.md §7)."""
+
+    name: str = Field(min_length=1, description="lab name")
+    training_flop: float = Field(gt=0, description="raw training compute of the current model [FLOP]")
+    cash: float = Field(ge=0, description="cash at step 0 [$]")
+    open_weights: bool = Field(False, description="whether the lab releases its weights")
+    strategy: Strategy = Field("optimise", description="name of a registered lab strategy")
+    trained_year: float | None = Field(
+        None, description="calendar year the current model was trained (default: start year)"
+    )
+    k: dict[str, float] = Field(default_factory=dict, description="fixed inference multiplier per task type")
+
+    @field_validator("k")
+    @classmethod
+    def _k_at_least_one(cls, k: dict[str, float]) -> dict[str, float]:
+        for task, value in k.items():
+            if not value >= 1.0:
+                raise ValueError(f"k for task '{task}' must be >= 1 (got {value})")
+        return k
+
+
+class LabSettings(_Section):
+    """Lab behaviour and finance (MODEL.md §7)."""
+
+    k_grid: list[float] = Field(default_factory=_default_k_grid, description="candidate inference multipliers")
+    br_rounds: int = Field(3, ge=1, le=1000, description="best-response rounds per step")
+    model_cycle: int = Field(4, ge=1, description="steps between pre-training decisions")
+    training_steps: int = Field(2, ge=1, description="steps a training run lasts")
+    training_multiples: list[float] = Field(
+        default_factory=lambda: [0.0, 1.0, 3.0, 10.0, 30.0, 100.0],
+        description="candidate next-model compute as multiples of the current model's",
+    )
+    opex: float = Field(5e7, ge=0, description="fixed operating cost per step [$]")
+    financing_multiple: float = Field(1.0, ge=0, description="financing per step as a multiple of annual revenue")
+    exit_after: int = Field(4, ge=1, description="steps of negative cash before exit")
+    tiers: int = Field(1, ge=1, le=8, description="offers per lab and task type")
+    price_tolerance: float = Field(1e-12, gt=0, lt=1e-3, description="relative tolerance of the price fixed point")
+    price_iterations: int = Field(500, ge=1, description="maximum iterations of the price fixed point")
+    roster: list[LabEntry] = Field(default_factory=list, description="initial labs")
+
+    @field_validator("k_grid")
+    @classmethod
+    def _grid_increasing_from_one(cls, grid: list[float]) -> list[float]:
+        if not grid or grid[0] != 1.0 or any(b <= a for a, b in zip(grid, grid[1:], strict=False)):
+            raise ValueError("must be strictly increasing and start at 1")
+        return grid
+
+    @field_validator("training_multiples")
+    @classmethod
+    def _multiples_non_negative(cls, multiples: list[float]) -> list[float]:
+        if not multiples or any(m < 0 for m in multiples):
+            raise ValueError("must be a non-empty list of non-negative numbers")
+        return multiples
+
+    @field_validator("roster")
+    @classmethod
+    def _roster_valid(cls, roster: list[LabEntry]) -> list[LabEntry]:
+        if not roster:
+            raise ValueError("must list at least one lab")
+        names = [lab.name for lab in roster]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"lab names must be unique (duplicated: {', '.join(duplicates)})")
+        return roster
+
+
+class EntrySettings(_Section):
+    """Entry of new labs (MODEL.md §7)."""
+
+    rate: float = Field(0.0, ge=0, le=1, description="probability per step that an entrant considers entry")
+    cash: float = Field(1e9, ge=0, description="entrant's cash [$]")
+    cost: float = Field(1e8, ge=0, description="entry cost an entrant's projected profit must beat [$]")
+    own_model_flop: float = Field(1e24, gt=0, description="raw training compute of an entrant's own model [FLOP]")
+
+
+class OpenSettings(_Section):
+    """Open-weight releases (MODEL.md §7)."""
+
+    lag: int = Field(0, ge=0, description="steps between a model's release and its weights' release")
+
+
+class IdaSettings(_Section):
+    """Inference during training: iterated distillation and amplification (MODEL.md §7)."""
+
+    enabled: bool = Field(False, description="whether labs may spend inference compute on training data")
+    exchange_rate: float = Field(0.5, ge=0, description="eOOM per OOM of (1 + C_ida / C_raw)")
+    multiples: list[float] = Field(
+        default_factory=lambda: [0.0, 1.0, 10.0], description="candidate C_ida as multiples of C_raw"
+    )
+
+
+class RegulatorSettings(_Section):
+    """Compute-threshold regulation (MODEL.md §8)."""
+
+    policy: Literal["none", "training_threshold", "effective_threshold", "capability_threshold"] = "none"
+    threshold_flop: float = Field(1e25, gt=0, description="compute threshold [FLOP]")
+    index_to_algorithmic_progress: bool = Field(
+        False, description="raise the threshold with algorithmic efficiency A(t)"
+    )
+    compliance_cost: float = Field(1e7, ge=0, description="one-off cost per regulated model [$]")
+    delay_steps: int = Field(1, ge=0, description="release delay of a regulated model [steps]")
+    capability_level: float = Field(0.5, ge=0, le=1, description="success probability that triggers regulation")
+    count_ida_compute: bool = Field(True, description="count IDA inference compute as training compute")
+
+
+class Scenario(_Section):
+    """A complete, validated scenario."""
+
+    run: RunSettings = RunSettings()
+    time: TimeSettings = TimeSettings()
+    compute: ComputeSettings = ComputeSettings()
+    capability: CapabilitySettings = CapabilitySettings()
+    tasks: list[TaskType] = Field(default_factory=_default_tasks)
+    demand: DemandSettings = DemandSettings()
+    users: UserSettings = UserSettings()
+    labs: LabSettings
+    entry: EntrySettings = EntrySettings()
+    open: OpenSettings = OpenSettings()
+    ida: IdaSettings = IdaSettings()
+    regulator: RegulatorSettings = RegulatorSettings()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        names = [t.name for t in self.tasks]
+        if not names:
+            raise ValueError("tasks: must list at least one task type")
+        if len(set(names)) != len(names):
+            raise ValueError("tasks: task type names must be unique")
+        mix = self.users.task_mix
+        if mix is not None and len(mix) != len(names):
+            raise ValueError(f"users.task_mix: must have one share per task type ({len(names)})")
+        if self.users.count < len(names):
+            raise ValueError(f"users.count: must be at least the number of task types ({len(names)})")
+        for lab in self.labs.roster:
+            unknown = sorted(set(lab.k) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"labs.roster.{lab.name}.k: unknown task type '{unknown[0]}' (allowed: {', '.join(names)})"
+                )
+        return self
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]

@@ -1,0 +1,52 @@
+"""Exogenous trends at a step (MODEL.md §2-§4): calendar, compute prices, algorithms, demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulation import laws
+from simulation.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Trends:
+    """Exogenous quantities at one step.
+
+    years: time since step 0 [years]; training_fpd / inference_fpd: FLOP per USD (L1, L2);
+    algo_eff: algorithmic efficiency A(t) (L3); flop_per_joule [FLOP/J];
+    tasks_per_step: per task type, tasks demanded this step [tasks].
+    """
+
+    step: int
+    year: float
+    years: float
+    training_fpd: float
+    inference_fpd: float
+    algo_eff: float
+    flop_per_joule: float
+    tasks_per_step: np.ndarray
+
+
+def trends_at(scenario: Scenario, step: int) -> Trends:
+    years = step * scenario.time.step_years
+    c = scenario.compute
+    training_fpd = laws.training_flop_per_dollar(years, c.flop_per_dollar, c.hardware_growth)
+    demand = scenario.demand.market_scale * scenario.demand.growth**years
+    return Trends(
+        step=step,
+        year=scenario.time.start_year + years,
+        years=years,
+        training_fpd=training_fpd,
+        inference_fpd=laws.inference_flop_per_dollar(training_fpd, c.inference_utilisation,
+                                                     c.training_utilisation, c.precision_factor),
+        algo_eff=laws.algorithmic_efficiency(years, c.algo_growth),
+        flop_per_joule=c.flop_per_joule * c.energy_growth**years,
+        tasks_per_step=np.array([t.tasks_per_step * demand for t in scenario.tasks]),
+    )
+
+
+def algo_eff_at_year(scenario: Scenario, year: float) -> float:
+    """A(t) for a calendar year (models trained before the start get A < 1)."""
+    return laws.algorithmic_efficiency(year - scenario.time.start_year, scenario.compute.algo_growth)

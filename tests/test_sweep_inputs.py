@@ -1,0 +1,167 @@
+"""Bad experiment files give exit status 2 and one line; sensitivity analysis of small sweeps."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sweep_helpers import DEFAULT_SCENARIO, write_experiment
+
+import experiments
+from experiments.cli import main
+
+SCEN = f'scenario = "{DEFAULT_SCENARIO.as_posix()}"\n'
+OK = SCEN + 'root_seed = 1\n[factors]\n"users.value_sigma" = [0.5, 1.0]\n'
+
+BAD = {
+    "unknown top-level key": (SCEN + "root_seed = 1\nrepetitions = 2\n", "repetitions: unknown key"),
+    "unknown factor": (SCEN + 'root_seed = 1\n[factors]\n"users.value_sigm" = [1, 2]\n', "users.value_sigm"),
+    "unknown factor section": (SCEN + 'root_seed = 1\n[factors]\n"crowd.size" = [1, 2]\n', "crowd"),
+    "empty range": (
+        SCEN + 'root_seed = 1\n[sampler]\nn = 4\n[factors]\n"users.value_sigma" = {low = 2, high = 1}\n',
+        "empty range",
+    ),
+    "unknown range key": (
+        SCEN + "root_seed = 1\n[sampler]\nn = 4\n[factors]\n"
+        '"users.value_sigma" = {low = 0, high = 1, lg = true}\n',
+        "lg: unknown key",
+    ),
+    "wrong type replications": (
+        SCEN + 'root_seed = 1\nreplications = "two"\n',
+        "replications: must be an integer",
+    ),
+    "wrong type root_seed": (SCEN + "root_seed = 1.5\n", "root_seed: must be an integer"),
+    "missing root_seed": (SCEN, "root_seed: missing"),
+    "missing scenario": ("root_seed = 1\n", "scenario: missing"),
+    "scenario not found": ('scenario = "nowhere.toml"\nroot_seed = 1\n', "not found"),
+    "bad value for scenario": (SCEN + 'root_seed = 1\n[factors]\n"users.count" = [100, -1]\n', "users.count"),
+    "wrong value type": (SCEN + 'root_seed = 1\n[factors]\n"users.count" = ["many", "few"]\n', "users.count"),
+    "mixed list": (SCEN + 'root_seed = 1\n[factors]\n"users.count" = [100, "few"]\n', "one type"),
+    "empty list": (SCEN + 'root_seed = 1\n[factors]\n"users.count" = []\n', "empty list"),
+    "bad override": (SCEN + 'root_seed = 1\n[overrides]\n"users.countt" = 3\n', "users.countt"),
+    "unknown method": (SCEN + 'root_seed = 1\n[sampler]\nmethod = "halton"\n', "sampler.method"),
+    "unknown sampler key": (
+        SCEN + 'root_seed = 1\n[sampler]\nmethod = "sobol"\nn = 4\nlevels = 3\n'
+        '[factors]\n"users.value_sigma" = {low = 0, high = 1}\n',
+        "sampler.levels",
+    ),
+    "range on grid": (
+        SCEN + 'root_seed = 1\n[sampler]\nmethod = "grid"\n[factors]\n'
+        '"users.value_sigma" = {low = 0, high = 1}\n',
+        "needs a list",
+    ),
+    "sobol n not power of 2": (
+        SCEN + 'root_seed = 1\n[sampler]\nmethod = "sobol"\nn = 6\n[factors]\n'
+        '"users.value_sigma" = {low = 0, high = 1}\n',
+        "power of 2",
+    ),
+    "missing n": (
+        SCEN + 'root_seed = 1\n[factors]\n"users.value_sigma" = {low = 0, high = 1}\n',
+        "sampler.n",
+    ),
+    "log of non-positive": (
+        SCEN + "root_seed = 1\n[sampler]\nn = 4\n[factors]\n"
+        '"users.value_sigma" = {low = 0, high = 1, log = true}\n',
+        "log = true",
+    ),
+    "bad output": (SCEN + 'root_seed = 1\noutputs = ["everything"]\n', "outputs: unknown output"),
+    "factor is seed": (SCEN + 'root_seed = 1\n[factors]\n"run.seed" = [1, 2]\n', "run.seed"),
+    "not toml": ("root_seed = = 1\n", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_experiment_file_exit_2_one_line(case, tmp_path, capsys):
+    text, expected = BAD[case]
+    exp = tmp_path / "bad.toml"
+    exp.write_text(text)
+    out = tmp_path / "out"
+    code = main(["sweep", str(exp), "--out", str(out), "--workers", "0", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("aimarket: error: "), err
+    assert expected in err, err
+    assert not out.exists()  # nothing written
+
+
+def test_bad_command_line_values(tmp_path, capsys):
+    exp = tmp_path / "ok.toml"
+    exp.write_text(OK)
+    assert main(["sweep", str(exp), "--out", str(tmp_path / "o"), "--workers", "two"]) == 2
+    assert (
+        main(["sweep", str(exp), "--out", str(tmp_path / "o"), "--scheduler", "a", "--scheduler-file", "b"])
+        == 2
+    )
+    assert main(["sweep", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "o")]) == 2
+    errs = capsys.readouterr().err.strip().splitlines()
+    assert len(errs) == 3 and all(e.startswith("aimarket: error:") for e in errs)
+
+
+SOBOL = """root_seed = 3
+steps = 3
+outputs = ["summary"]
+[sampler]
+method = "sobol"
+n = 4
+[factors]
+"users.value_sigma" = { low = 0.5, high = 1.5 }
+"demand.market_scale" = { low = 0.1, high = 10, log = true }
+"""
+
+
+def test_sobol_sweep_and_sensitivity(tmp_path, capsys):
+    exp = write_experiment(tmp_path, SOBOL)
+    out = tmp_path / "sobol"
+    report = experiments.sweep(exp, out, workers=2, progress=False)
+    assert report.n_runs == 4 * (2 + 2) and report.complete
+    design = experiments.load(out).design
+    assert design["demand.market_scale"].between(0.1, 10).all()
+
+    assert main(["sensitivity", str(out), "--output", "final_hhi"]) == 0
+    printed = capsys.readouterr().out
+    assert "S1" in printed and "users.value_sigma" in printed
+    table = pd.read_csv(out / "sensitivity" / "sobol_final_hhi.csv")
+    assert list(table.columns) == ["output", "factor", "S1", "S1_conf", "ST", "ST_conf"]
+    assert list(table["factor"]) == ["users.value_sigma", "demand.market_scale"]
+    assert (out / "sensitivity" / "sobol_final_hhi.png").stat().st_size > 1000
+
+    # wrong method for this sweep, unknown output: exit 2, one line
+    assert main(["sensitivity", str(out), "--output", "final_hhi", "--method", "morris"]) == 2
+    assert main(["sensitivity", str(out), "--output", "no_such_output", "--no-plot"]) == 2
+    errs = capsys.readouterr().err.strip().splitlines()
+    assert len(errs) == 2 and "sampler 'sobol'" in errs[0] and "no_such_output" in errs[1]
+
+
+def test_morris_sweep_and_sensitivity(tmp_path):
+    body = SOBOL.replace('method = "sobol"\nn = 4', 'method = "morris"\nn = 3\nlevels = 4')
+    exp = write_experiment(tmp_path, body)
+    out = tmp_path / "morris"
+    report = experiments.sweep(exp, out, workers=0, progress=False)
+    assert report.n_runs == 3 * (2 + 1) and report.complete
+    table = experiments.sensitivity(out, ["final_hhi"], plot=False)
+    assert {"mu_star", "mu_star_conf", "sigma"} <= set(table.columns) and len(table) == 2
+    assert (out / "sensitivity" / "morris_final_hhi.csv").exists()
+
+
+def test_lhs_design_within_ranges_and_reproducible(tmp_path):
+    from experiments.design import build_runs
+    from experiments.spec import read_experiment
+
+    body = (
+        'root_seed = 9\n[sampler]\nmethod = "lhs"\nn = 10\n[factors]\n'
+        '"users.value_sigma" = { low = 0.5, high = 1.5 }\n"labs.exit_after" = { low = 1, high = 9, integer = true }\n'
+    )
+    exp = read_experiment(write_experiment(tmp_path, body))
+    runs = build_runs(exp)
+    assert runs == build_runs(exp) and len(runs) == 10
+    sig = sorted(r.values["users.value_sigma"] for r in runs)
+    assert all(0.5 + 0.1 * i <= s <= 0.5 + 0.1 * (i + 1) for i, s in enumerate(sig))  # one per stratum
+    assert all(isinstance(r.values["labs.exit_after"], int) for r in runs)
+
+
+def test_sensitivity_refuses_grid_sweep(tmp_path, capsys):
+    exp = tmp_path / "ok.toml"
+    exp.write_text(OK + '[overrides]\n"users.count" = 300\n"run.steps" = 2\n')
+    out = tmp_path / "grid"
+    assert main(["sweep", str(exp), "--out", str(out), "--workers", "0", "--quiet"]) == 0
+    assert main(["sensitivity", str(out), "--output", "final_hhi"]) == 2
+    assert "sampler 'grid'" in capsys.readouterr().err
