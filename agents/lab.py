@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import mesa
+import numpy as np
 
 
 @dataclass
@@ -108,10 +109,14 @@ class Lab(mesa.Agent):
         return int(self.unique_id)
 
     def price_hint(self, task_index: int):
-        """Warm start for the price of an offer with multiplier k: the current price of that k."""
+        """Warm start ``hint(k, cost)`` for the price of an offer: the current price of that k, else the
+        cost plus the lab's current mean markup on the task type (0 when it has no offer yet)."""
         current = self.offers.get(task_index)
-        prices = {} if current is None else dict(zip(current.k, current.price, strict=True))
-        return lambda k: float(prices.get(float(k), 0.0))
+        if current is None:
+            return lambda k, cost: 0.0
+        prices = dict(zip(current.k, current.price, strict=True))
+        markup = float(np.mean(current.price - current.cost))
+        return lambda k, cost: float(prices.get(float(k), cost + markup))
 
     def financing_capacity(self) -> float:
         """What the lab can spend on a training run: cash plus external financing available against

@@ -36,6 +36,7 @@ from numba import njit
 from simulation.laws import marginal_cost_per_task
 
 NOT_CONVERGED = -1
+NO_SALES = 1e-250  # total choice probability below which an offer sells nothing: any markup is optimal
 
 
 # --------------------------------------------------------------------------------------------------
@@ -184,6 +185,70 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
 
 
 @njit(cache=True)
+def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter):
+    """Newton's method on the single-offer logit first-order condition (D3), in the markup m = p - c:
+
+        F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i) = 0,
+        F'(m) = -sum_i a_i (2 - m (1 - 2 P_i) / mu_i),  a_i = P_i (1 - P_i) / mu_i,
+
+    with ``P_i = 1 / (1 + exp(R_i - z_i))`` (one exp per user). Where the Newton step is not a
+    descent step or leaves m > 0 it takes the zeta step ``(S + Gamma m) / Lambda`` instead.
+    Returns (markup, iterations, mean share) with iterations = -1 if not converged.
+    """
+    n = value.shape[0]
+    inv_mu = np.empty(n)
+    base = np.empty(n)  # d_i = base_i + m / mu_i = R_i - z_i
+    for i in range(n):
+        inv_mu[i] = 1.0 / mu[i]
+        bonus = switching[i] if is_provider[i] else 0.0
+        base[i] = rival[i] - (value[i] * quality - cost + bonus) * inv_mu[i]
+    m = markup
+    for it in range(max_iter):
+        f = 0.0
+        slope = 0.0
+        sold = 0.0
+        lam = 0.0
+        gam = 0.0
+        for i in range(n):
+            d = base[i] + m * inv_mu[i]
+            if d >= 0.0:
+                e = math.exp(-d)
+                p = e / (1.0 + e)
+            else:
+                p = 1.0 / (1.0 + math.exp(d))
+            a = p * (1.0 - p) * inv_mu[i]
+            f += p - m * a
+            slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
+            sold += p
+            lam += p * inv_mu[i]
+            gam += p * p * inv_mu[i]
+        if sold < NO_SALES:
+            return m, it + 1, _mean_logistic(base, inv_mu, m)
+        zeta = (sold + gam * m) / lam
+        new = m - f / slope if slope < 0.0 else zeta
+        if not (new > 0.0 and math.isfinite(new)):
+            new = zeta
+        if abs(new - m) <= tol * abs(cost + new):
+            return new, it + 1, _mean_logistic(base, inv_mu, new)
+        m = new
+    return m, NOT_CONVERGED, _mean_logistic(base, inv_mu, m)
+
+
+@njit(cache=True)
+def _mean_logistic(base, inv_mu, m):
+    """Mean over users of P_i = 1 / (1 + exp(base_i + m / mu_i)) (the offer's mean share)."""
+    total = 0.0
+    for i in range(base.shape[0]):
+        d = base[i] + m * inv_mu[i]
+        if d >= 0.0:
+            e = math.exp(-d)
+            total += e / (1.0 + e)
+        else:
+            total += 1.0 / (1.0 + math.exp(d))
+    return total / base.shape[0]
+
+
+@njit(cache=True)
 def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price_init, tol, max_iter,
                   damping, out_price, out_share):
     """Bertrand best-response prices of one lab's ``t`` offers against fixed rivals.
@@ -197,12 +262,12 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
     whose fixed point is ``S_o - Lambda_o m_o + sum_o' Gamma_oo' m_o' = 0``; for one offer this is
     ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (MODEL.md §7), and with homogeneous users
     ``p - c = mu / (1 - sum of the lab's shares)``. The step is damped by ``damping`` in (0, 1].
+    A single offer (one tier) is solved by Newton's method instead (:func:`_single_offer_newton`).
     Stops when every price moves by less than ``tol`` relative. Writes prices and mean shares;
     returns the number of iterations, or -1 if ``max_iter`` was reached.
     """
     n = value.shape[0]
     t = quality.shape[0]
-    prob = np.empty((n, t))
     markup = np.empty(t)
     new_markup = np.empty(t)
     lam = np.empty(t)
@@ -216,6 +281,12 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
         markup[o] = price_init[o] - cost[o]
         if not markup[o] > 0.0:
             markup[o] = mean_mu
+    if t == 1:
+        markup[0], iterations, out_share[0] = _single_offer_newton(
+            value, mu, switching, is_provider, rival, quality[0], cost[0], markup[0], tol, max_iter)
+        out_price[0] = cost[0] + markup[0]
+        return iterations
+    prob = np.empty((n, t))
     iterations = NOT_CONVERGED
     for it in range(max_iter):
         _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob)
@@ -233,7 +304,7 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
                     gamma[o, o2] += prob[i, o] * prob[i, o2] * inv_mu
         converged = True
         for o in range(t):
-            if lam[o] > 0.0:
+            if sold[o] >= NO_SALES:
                 zeta = sold[o]
                 for o2 in range(t):
                     zeta += gamma[o, o2] * markup[o2]
@@ -241,7 +312,7 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
             else:  # nobody buys this offer at any price near here: keep a neutral markup
                 zeta = mean_mu
             new_markup[o] = markup[o] + damping * (zeta - markup[o])
-            if abs(new_markup[o] - markup[o]) > tol * abs(cost[o] + new_markup[o]):
+            if sold[o] >= NO_SALES and abs(new_markup[o] - markup[o]) > tol * abs(cost[o] + new_markup[o]):
                 converged = False
         for o in range(t):
             markup[o] = new_markup[o]
@@ -259,21 +330,23 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
 
 
 def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,
-                         tol: float = 1e-12, max_iter: int = 500):
+                         tol: float = 1e-12, max_iter: int = 500, *, validate: bool = True):
     """Profit-maximising prices of one lab's offers given the rivals' log-sums ``rival`` (n,).
 
     Returns ``(prices, mean_shares, iterations)``; ``iterations`` is -1 when the fixed point did
     not converge even with damping 1/2 and 1/4 (the caller names step, lab and task in its error).
+    ``validate=False`` skips the input checks, for callers that pass arrays already checked.
     """
-    value = _vector(value, "value")
-    n = value.size
-    mu = _vector(mu, "mu", positive=True, size=n)
-    switching = _vector(switching, "switching", size=n)
-    rival = _vector(rival, "rival", size=n)
-    is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
-    quality = _vector(quality, "quality")
-    cost = _vector(cost, "cost", size=quality.size)
-    price_init = _vector(price_init, "price_init", size=quality.size)
+    if validate:
+        value = _vector(value, "value")
+        n = value.size
+        mu = _vector(mu, "mu", positive=True, size=n)
+        switching = _vector(switching, "switching", size=n)
+        rival = _vector(rival, "rival", size=n)
+        is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
+        quality = _vector(quality, "quality")
+        cost = _vector(cost, "cost", size=quality.size)
+        price_init = _vector(price_init, "price_init", size=quality.size)
     prices = np.empty(quality.size)
     shares = np.empty(quality.size)
     iterations = NOT_CONVERGED

@@ -111,13 +111,13 @@ class TaskMarket:
 
         Rivals' offers are held fixed: their part of every user's logit denominator is computed
         once (O(users x offers)) and each candidate then costs O(users) per price iteration.
-        ``price_hint(k)`` gives a warm start for the price of an offer with multiplier ``k``.
+        ``price_hint(k, cost)`` gives a warm start for the price of an offer with multiplier ``k``.
         ``user_stride`` > 1 evaluates on every stride-th user (used for multi-step projections).
         """
         u = self.users
         select = slice(None, None, user_stride)
-        value, mu, switching = u.value[select], u.mu[select], u.switching[select]
-        provider, outside = u.provider[select], u.outside[select]
+        value, mu, switching = (np.ascontiguousarray(x[select]) for x in (u.value, u.mu, u.switching))
+        provider, outside = np.ascontiguousarray(u.provider[select]), np.ascontiguousarray(u.outside[select])
         rival = kernels.rival_log_sums(value, mu, switching, provider, outside,
                                        self.quality, self.price, self.owner, lab_id)
         is_provider = provider == lab_id
@@ -127,10 +127,10 @@ class TaskMarket:
             eoom = np.array([self.deployed_eoom(eoom_pre, k) for k in k_arr])
             quality = self.success(eoom)
             cost = np.array([self.unit_cost(raw_flop, k) for k in k_arr])
-            init = np.array([price_hint(k) for k in k_arr])
+            init = np.array([price_hint(k, c) for k, c in zip(k_arr, cost, strict=True)])
             price, share, iterations = kernels.best_response_prices(
                 value, mu, switching, is_provider, rival, quality, cost, init,
-                self.price_tolerance, self.price_iterations)
+                self.price_tolerance, self.price_iterations, validate=False)
             profit = float(np.sum((price - cost) * share)) * self.tasks_per_step
             out.append(Candidate(tuple(float(k) for k in k_arr), eoom, quality, cost, price, share, profit,
                                  iterations))

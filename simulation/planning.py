@@ -17,7 +17,7 @@ from agents.strategies import TrainingOption
 from simulation import laws
 from simulation.market import TaskMarket
 
-PROJECTION_USERS = 1000
+PROJECTION_USERS = 500
 
 
 def projected_step_profit(markets: list[TaskMarket], lab_id: int, raw_flop: float, eoom_pre: float,
@@ -26,7 +26,7 @@ def projected_step_profit(markets: list[TaskMarket], lab_id: int, raw_flop: floa
     total = 0.0
     for index, market in enumerate(markets):
         stride = max(1, market.users.count // PROJECTION_USERS)
-        hint = current_prices[index] if current_prices is not None else (lambda k: 0.0)
+        hint = current_prices[index] if current_prices is not None else (lambda k, cost: 0.0)
         candidates = market.best_response(lab_id, raw_flop, eoom_pre, [(k,) for k in k_grid], hint,
                                           user_stride=stride)
         total += max(0.0, max(c.profit for c in candidates))

@@ -80,6 +80,32 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
     return probs
 
 
+def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, m, tol, max_iter, mean_mu):
+    """Newton on F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i), zeta step where Newton is unsafe."""
+    for it in range(max_iter):
+        f = slope = sold = lam = gam = 0.0
+        for i in range(len(value)):
+            bonus = switching[i] if is_provider[i] else 0.0
+            d = rival[i] - (value[i] * quality - cost - m + bonus) / mu[i]
+            p = math.exp(-d) / (1.0 + math.exp(-d)) if d >= 0 else 1.0 / (1.0 + math.exp(d))
+            a = p * (1.0 - p) / mu[i]
+            f += p - m * a
+            slope -= a * (2.0 - m * (1.0 - 2.0 * p) / mu[i])
+            sold += p
+            lam += p / mu[i]
+            gam += p * p / mu[i]
+        if sold < 1e-250:
+            return m, it + 1
+        zeta = (sold + gam * m) / lam
+        new = m - f / slope if slope < 0 else zeta
+        if not (new > 0 and math.isfinite(new)):
+            new = zeta
+        if abs(new - m) <= tol * abs(cost + new):
+            return new, it + 1
+        m = new
+    return m, -1
+
+
 def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,
                          tol=1e-12, max_iter=500, damping=1.0):
     """The zeta fixed point m_o <- (sum_o' Gamma_oo' m_o' + S_o) / Lambda_o, in plain Python."""
@@ -87,16 +113,21 @@ def best_response_prices(value, mu, switching, is_provider, rival, quality, cost
     mean_mu = sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
     iterations = -1
-    for it in range(max_iter):
+    if t == 1:
+        markup[0], iterations = _single_offer_newton(value, mu, switching, is_provider, rival, quality[0], cost[0],
+                                                     markup[0], tol, max_iter, mean_mu)
+    for it in range(max_iter if t > 1 else 0):
         prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
         sold = [sum(prob[i][o] for i in range(n)) for o in range(t)]
         lam = [sum(prob[i][o] / mu[i] for i in range(n)) for o in range(t)]
         gamma = [[sum(prob[i][o] * prob[i][o2] / mu[i] for i in range(n)) for o2 in range(t)] for o in range(t)]
         new = []
         for o in range(t):
-            zeta = (sold[o] + sum(gamma[o][o2] * markup[o2] for o2 in range(t))) / lam[o] if lam[o] > 0 else mean_mu
+            zeta = (sold[o] + sum(gamma[o][o2] * markup[o2] for o2 in range(t))) / lam[o] \
+                if sold[o] >= 1e-250 else mean_mu
             new.append(markup[o] + damping * (zeta - markup[o]))
-        converged = all(abs(new[o] - markup[o]) <= tol * abs(cost[o] + new[o]) for o in range(t))
+        converged = all(sold[o] < 1e-250 or abs(new[o] - markup[o]) <= tol * abs(cost[o] + new[o])
+                        for o in range(t))
         markup = new
         if converged:
             iterations = it + 1
