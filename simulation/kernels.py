@@ -36,7 +36,7 @@ from numba import njit
 from simulation.laws import marginal_cost_per_task
 
 NOT_CONVERGED = -1
-NO_SALES = 1e-250  # total choice probability below which an offer sells nothing: any markup is optimal
+NEGLIGIBLE_SHARE = 1e-12  # mean share below which an offer's markup is left out of the convergence test
 
 
 # --------------------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
             sold += p
             lam += p * inv_mu[i]
             gam += p * p * inv_mu[i]
-        if sold < NO_SALES:
+        if sold < NEGLIGIBLE_SHARE * n:
             return m, it + 1, _mean_logistic(base, inv_mu, m)
         zeta = (sold + gam * m) / lam
         new = m - f / slope if slope < 0.0 else zeta
@@ -263,6 +263,8 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
     ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (MODEL.md §7), and with homogeneous users
     ``p - c = mu / (1 - sum of the lab's shares)``. The step is damped by ``damping`` in (0, 1].
     A single offer (one tier) is solved by Newton's method instead (:func:`_single_offer_newton`).
+    An offer whose mean share is below ``NEGLIGIBLE_SHARE`` sells (almost) nothing at any nearby
+    price, so its markup does not affect profit and is left out of the convergence test.
     Stops when every price moves by less than ``tol`` relative. Writes prices and mean shares;
     returns the number of iterations, or -1 if ``max_iter`` was reached.
     """
@@ -304,7 +306,7 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
                     gamma[o, o2] += prob[i, o] * prob[i, o2] * inv_mu
         converged = True
         for o in range(t):
-            if sold[o] >= NO_SALES:
+            if sold[o] > 0.0:
                 zeta = sold[o]
                 for o2 in range(t):
                     zeta += gamma[o, o2] * markup[o2]
@@ -312,7 +314,7 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
             else:  # nobody buys this offer at any price near here: keep a neutral markup
                 zeta = mean_mu
             new_markup[o] = markup[o] + damping * (zeta - markup[o])
-            if sold[o] >= NO_SALES and abs(new_markup[o] - markup[o]) > tol * abs(cost[o] + new_markup[o]):
+            if sold[o] >= NEGLIGIBLE_SHARE * n and abs(new_markup[o] - markup[o]) > tol * abs(cost[o] + new_markup[o]):
                 converged = False
         for o in range(t):
             markup[o] = new_markup[o]

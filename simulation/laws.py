@@ -59,7 +59,7 @@ def inference_gain(k: float, alpha: float, kappa: float) -> float:
     ``G(k) = alpha * kappa * (1 - exp(-log10(k) / kappa))``: slope ``alpha`` eOOM per OOM of
     inference at ``k = 1``, saturating at ``alpha * kappa``.
     """
-    return alpha * kappa * (1.0 - math.exp(-math.log10(k) / kappa))
+    return -alpha * kappa * math.expm1(-math.log10(k) / kappa)  # expm1: exact for large kappa
 
 
 @njit(cache=True)

@@ -16,7 +16,7 @@ def pretraining_eoom(raw_flop, algo_eff, data_wall, post_wall_returns):
 
 
 def inference_gain(k, alpha, kappa):
-    return alpha * kappa * (1.0 - math.exp(-math.log10(k) / kappa))
+    return -alpha * kappa * math.expm1(-math.log10(k) / kappa)  # expm1: exact for large kappa
 
 
 def success_probability(eoom, difficulty, width):
@@ -75,26 +75,28 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
     for i in range(len(value)):
         bonus = switching[i] if is_provider[i] else 0.0
         zs = [(value[i] * quality[o] - cost[o] - markup[o] + bonus) / mu[i] for o in range(len(quality))]
-        log_sum = _log_sum_exp(zs + [rival[i]])
+        log_sum = _log_sum_exp([rival[i]] + zs)
         probs.append([math.exp(z - log_sum) for z in zs])
     return probs
 
 
 def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, m, tol, max_iter, mean_mu):
     """Newton on F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i), zeta step where Newton is unsafe."""
+    inv_mu = [1.0 / x for x in mu]
+    base = [rival[i] - (value[i] * quality - cost + (switching[i] if is_provider[i] else 0.0)) * inv_mu[i]
+            for i in range(len(value))]
     for it in range(max_iter):
         f = slope = sold = lam = gam = 0.0
         for i in range(len(value)):
-            bonus = switching[i] if is_provider[i] else 0.0
-            d = rival[i] - (value[i] * quality - cost - m + bonus) / mu[i]
+            d = base[i] + m * inv_mu[i]  # = R_i - z_i
             p = math.exp(-d) / (1.0 + math.exp(-d)) if d >= 0 else 1.0 / (1.0 + math.exp(d))
-            a = p * (1.0 - p) / mu[i]
+            a = p * (1.0 - p) * inv_mu[i]
             f += p - m * a
-            slope -= a * (2.0 - m * (1.0 - 2.0 * p) / mu[i])
+            slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
             sold += p
-            lam += p / mu[i]
-            gam += p * p / mu[i]
-        if sold < 1e-250:
+            lam += p * inv_mu[i]
+            gam += p * p * inv_mu[i]
+        if sold < 1e-12 * len(value):
             return m, it + 1
         zeta = (sold + gam * m) / lam
         new = m - f / slope if slope < 0 else zeta
@@ -107,7 +109,18 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
 
 
 def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,
-                         tol=1e-12, max_iter=500, damping=1.0):
+                         tol=1e-12, max_iter=500):
+    """Retries with damping 1, 1/2, 1/4 until the fixed point converges, like the kernel's wrapper."""
+    for damping in (1.0, 0.5, 0.25):
+        result = _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, price_init, tol,
+                                    max_iter, damping)
+        if result[2] != -1:
+            break
+    return result
+
+
+def _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, price_init, tol, max_iter,
+                       damping):
     """The zeta fixed point m_o <- (sum_o' Gamma_oo' m_o' + S_o) / Lambda_o, in plain Python."""
     n, t = len(value), len(quality)
     mean_mu = sum(mu) / n
@@ -123,10 +136,14 @@ def best_response_prices(value, mu, switching, is_provider, rival, quality, cost
         gamma = [[sum(prob[i][o] * prob[i][o2] / mu[i] for i in range(n)) for o2 in range(t)] for o in range(t)]
         new = []
         for o in range(t):
-            zeta = (sold[o] + sum(gamma[o][o2] * markup[o2] for o2 in range(t))) / lam[o] \
-                if sold[o] >= 1e-250 else mean_mu
+            zeta = mean_mu
+            if sold[o] > 0:
+                zeta = sold[o]
+                for o2 in range(t):
+                    zeta += gamma[o][o2] * markup[o2]
+                zeta /= lam[o]
             new.append(markup[o] + damping * (zeta - markup[o]))
-        converged = all(sold[o] < 1e-250 or abs(new[o] - markup[o]) <= tol * abs(cost[o] + new[o])
+        converged = all(sold[o] < 1e-12 * n or abs(new[o] - markup[o]) <= tol * abs(cost[o] + new[o])
                         for o in range(t))
         markup = new
         if converged:

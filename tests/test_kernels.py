@@ -1,0 +1,170 @@
+"""Every numba kernel equals its plain-Python reference (simulation.reference) to 1e-12 relative,
+and the price kernel satisfies closed forms of the logit Bertrand model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulation import kernels, laws, reference
+
+RTOL = 1e-12
+SETTINGS = settings(max_examples=60, deadline=None)
+
+log_uniform = st.floats(min_value=-6.0, max_value=6.0).map(lambda x: 10.0**x)
+
+
+@st.composite
+def markets(draw, max_users=25, max_offers=5):
+    """A random market: users with values and scales spanning 1e-6..1e6, random offers and owners."""
+    n = draw(st.integers(1, max_users))
+    m = draw(st.integers(1, max_offers))
+    seed = draw(st.integers(0, 2**32 - 1))
+    scale = draw(log_uniform)
+    rng = np.random.default_rng(seed)
+    value = scale * 10.0 ** rng.uniform(-1, 1, n)
+    mu = value * 10.0 ** rng.uniform(-3, 1, n)
+    switching = value * rng.uniform(0, 0.2, n)
+    provider = rng.integers(-1, 3, n)
+    outside = np.maximum(0.0, value * rng.uniform(-0.5, 0.9, n))
+    quality = rng.uniform(0, 1, m)
+    price = scale * rng.uniform(0, 1.5, m)
+    owner = rng.integers(-1, 3, m)
+    return value, mu, switching, provider, outside, quality, price, owner
+
+
+@given(markets())
+@SETTINGS
+def test_choice_probabilities_match_reference(market):
+    prob, logsum = kernels.choice_probabilities(*market)
+    ref_prob, ref_logsum = reference.choice_probabilities(*market)
+    np.testing.assert_allclose(prob, np.array(ref_prob), rtol=RTOL, atol=0)
+    np.testing.assert_allclose(logsum, ref_logsum, rtol=RTOL, atol=1e-300)
+
+
+@given(markets())
+@SETTINGS
+def test_shares_are_probabilities_that_sum_to_one(market):
+    prob, logsum = kernels.choice_probabilities(*market)
+    assert np.all(np.isfinite(prob)) and np.all(np.isfinite(logsum))
+    assert np.all((prob >= 0) & (prob <= 1))
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+@given(markets(), st.integers(-1, 2))
+@SETTINGS
+def test_rival_log_sums_match_reference(market, lab):
+    ours = kernels.rival_log_sums(*market, lab)
+    ref = reference.rival_log_sums(*market, lab)
+    np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=1e-300)
+
+
+@given(markets(max_offers=4), st.integers(1, 3))
+@SETTINGS
+def test_best_response_prices_match_reference(market, tiers):
+    value, mu, switching, provider, outside, quality, price, owner = market
+    lab = 0
+    rival = kernels.rival_log_sums(*market, lab)
+    rng = np.random.default_rng(int(value.size))
+    own_quality = rng.uniform(0, 1, tiers)
+    own_cost = float(np.median(value)) * rng.uniform(0, 0.5, tiers)
+    init = own_cost * rng.uniform(0.5, 2.0, tiers)
+    is_provider = provider == lab
+    prices, shares, iterations = kernels.best_response_prices(value, mu, switching, is_provider, rival,
+                                                              own_quality, own_cost, init)
+    ref_prices, ref_shares, ref_iterations = reference.best_response_prices(
+        value, mu, switching, is_provider, rival, own_quality, own_cost, init)
+    assert iterations == ref_iterations
+    np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
+    np.testing.assert_allclose(shares, ref_shares, rtol=1e-10, atol=1e-300)
+
+
+@given(st.lists(st.floats(1e20, 1e28), min_size=1, max_size=4),
+       st.lists(st.floats(1.0, 1e6), min_size=1, max_size=3),
+       st.lists(st.floats(1.0, 1e6), min_size=1, max_size=5),
+       st.floats(1e15, 1e20))
+@SETTINGS
+def test_marginal_costs_match_reference(raw_flop, tokens, k_grid, fpd):
+    ours = kernels.marginal_costs(np.array(raw_flop), np.array(tokens), np.array(k_grid), fpd)
+    np.testing.assert_allclose(ours, np.array(reference.marginal_costs(raw_flop, tokens, k_grid, fpd)), rtol=RTOL)
+
+
+@given(st.floats(1e18, 1e30), st.floats(0.01, 100), st.floats(20, 30), st.floats(0, 1),
+       st.floats(1, 1e6), st.floats(0, 2), st.floats(0.05, 10), st.floats(15, 35), st.floats(0.05, 3))
+@SETTINGS
+def test_scalar_laws_match_reference(raw, algo, wall, rho, k, alpha, kappa, difficulty, width):
+    assert math.isclose(laws.pretraining_eoom(raw, algo, wall, rho), reference.pretraining_eoom(raw, algo, wall, rho),
+                        rel_tol=RTOL)
+    assert math.isclose(laws.inference_gain(k, alpha, kappa), reference.inference_gain(k, alpha, kappa),
+                        rel_tol=RTOL, abs_tol=1e-300)
+    e = laws.pretraining_eoom(raw, algo, wall, rho)
+    assert math.isclose(laws.success_probability(e, difficulty, width),
+                        reference.success_probability(e, difficulty, width), rel_tol=RTOL, abs_tol=1e-300)
+
+
+def test_sample_providers_matches_reference():
+    rng = np.random.default_rng(3)
+    prob = rng.dirichlet(np.ones(5), size=200)
+    owner = np.array([4, 7, 7, -1])
+    uniform = rng.random(200)
+    ours = kernels.sample_providers(prob, uniform, owner)
+    assert list(ours) == reference.sample_providers(prob.tolist(), uniform.tolist(), owner.tolist())
+    assert set(ours) <= {4, 7, -1}
+
+
+def test_extreme_scales_stay_finite():
+    value = np.array([1e-6, 1.0, 1e6])
+    mu = np.array([1e-6, 1e6, 1e-6]) * 1e-0
+    prob, logsum = kernels.choice_probabilities(value, mu, np.zeros(3), np.full(3, -1), np.zeros(3),
+                                                np.array([0.9, 0.1]), np.array([1e-7, 1e5]), np.array([0, 1]))
+    assert np.all(np.isfinite(prob)) and np.all(np.isfinite(logsum))
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("share_of_outside", [0.1, 0.5, 0.9])
+def test_single_offer_homogeneous_markup_closed_form(share_of_outside):
+    """Homogeneous users: p - c = mu / (1 - s) (logit Bertrand, single product)."""
+    n = 50
+    value, mu = np.full(n, 20.0), np.full(n, 4.0)
+    rival = np.full(n, math.log(share_of_outside * 10))
+    prices, shares, iterations = kernels.best_response_prices(value, mu, np.zeros(n), np.zeros(n, bool), rival,
+                                                              np.array([0.6]), np.array([3.0]), np.array([0.0]))
+    assert iterations > 0
+    assert math.isclose(prices[0] - 3.0, 4.0 / (1.0 - shares[0]), rel_tol=1e-10)
+
+
+def test_multi_offer_homogeneous_markups_equal_mu_over_one_minus_lab_share():
+    """Multi-product logit: every offer of the lab has markup mu / (1 - sum of the lab's shares)."""
+    n = 40
+    value, mu = np.full(n, 10.0), np.full(n, 1.5)
+    rival = np.full(n, 2.0)
+    prices, shares, iterations = kernels.best_response_prices(
+        value, mu, np.zeros(n), np.zeros(n, bool), rival, np.array([0.3, 0.6, 0.8]), np.array([0.5, 1.0, 2.5]),
+        np.array([1.0, 2.0, 3.0]))
+    assert iterations > 0
+    markups = prices - np.array([0.5, 1.0, 2.5])
+    np.testing.assert_allclose(markups, 1.5 / (1.0 - shares.sum()), rtol=1e-10)
+
+
+def test_best_response_is_a_profit_maximum():
+    """The solved price beats nearby prices for the same rivals (checked by evaluating profit)."""
+    rng = np.random.default_rng(0)
+    n = 300
+    value = 20 * rng.lognormal(0, 1, n)
+    mu = 0.2 * value
+    rival = rng.normal(0, 1, n)
+    quality, cost = np.array([0.7]), np.array([2.0])
+    prices, _, _ = kernels.best_response_prices(value, mu, np.zeros(n), np.zeros(n, bool), rival, quality, cost,
+                                                np.array([0.0]))
+
+    def profit(p):
+        z = (value * quality[0] - p) / mu
+        return (p - cost[0]) * np.mean(1 / (1 + np.exp(rival - z)))
+
+    best = profit(prices[0])
+    for factor in (0.9, 0.99, 0.999, 1.001, 1.01, 1.1):
+        assert profit(prices[0] * factor) < best
