@@ -121,7 +121,7 @@ class Lab(mesa.Agent):
     def financing_capacity(self) -> float:
         """What the lab can spend on a training run: cash plus external financing available against
         its revenue (``financing_multiple`` times annual revenue) [$]."""
-        cfg = self.model.scenario
+        cfg = self.model.config
         annual_revenue = self.last_revenue / cfg.time.step_years
         return max(0.0, self.cash) + cfg.labs.financing_multiple * annual_revenue
 

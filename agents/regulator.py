@@ -30,7 +30,7 @@ class Regulator(mesa.Agent):
 
     def __init__(self, model: mesa.Model):
         super().__init__(model)
-        self.settings = model.scenario.regulator
+        self.settings = model.config.regulator
         self.first_evasion_step: int | None = None
 
     @property
@@ -44,8 +44,8 @@ class Regulator(mesa.Agent):
 
     def reachable_eoom(self, eoom_pre: float) -> list[float]:
         """Per task type, the capability a model can be deployed with at the largest k [eOOM]."""
-        k_max = self.model.scenario.labs.k_grid[-1]
-        return [eoom_pre + inference_gain(k_max, t.alpha, t.kappa) for t in self.model.scenario.tasks]
+        k_max = self.model.config.labs.k_grid[-1]
+        return [eoom_pre + inference_gain(k_max, t.alpha, t.kappa) for t in self.model.config.tasks]
 
     def would_regulate(self, trained: TrainedModel, algo_eff: float) -> bool:
         """Whether ``trained`` is regulated under the policy (``algo_eff`` = A at training)."""
@@ -60,7 +60,7 @@ class Regulator(mesa.Agent):
         reachable = self.reachable_eoom(trained.eoom_pre)
         if s.policy == "effective_threshold":
             return max(reachable) >= self.frontier_line_eoom
-        tasks = self.model.scenario.tasks
+        tasks = self.model.config.tasks
         return any(success_probability(e, t.difficulty, t.width) >= s.capability_level
                    for e, t in zip(reachable, tasks, strict=True))
 

@@ -104,7 +104,7 @@ class OptimiseStrategy(LabStrategy):
 
     def candidate_sets(self, lab, task_index: int, k_grid: np.ndarray) -> list[tuple[int, ...]]:
         allowed = self.allowed_indices(k_grid)
-        tiers = min(lab.model.scenario.labs.tiers, len(allowed))
+        tiers = min(lab.model.config.labs.tiers, len(allowed))
         current = lab.k_index.get(task_index)
         if current is None or len(current) != tiers:
             return list(combinations(allowed, tiers))

@@ -59,7 +59,7 @@ def human_level_cost(model, market, task) -> tuple[float | None, object, float |
 def fleet_copies(model, lab, k: float) -> float:
     """Copies of ``lab``'s deployed model that its training fleet serves at once at multiplier ``k``
     (L13): the fleet is the FLOP/s that trained the model over ``labs.training_steps`` steps."""
-    s = model.scenario
+    s = model.config
     seconds = s.labs.training_steps * s.time.step_years * laws.SECONDS_PER_YEAR
     fleet = lab.deployed.raw_flop / seconds
     return laws.served_copies(fleet, lab.deployed.raw_flop, k, s.compute.copy_tokens_per_second)
@@ -74,7 +74,7 @@ class Recorder:
         self.human_level: list[dict] = []  # per step: task -> (cost, lab name, k, copies) or None
 
     def record(self, model, outcome: list[dict]) -> None:
-        s = model.scenario
+        s = model.config
         trends = model.trends
         line = model.regulator.frontier_line_eoom
         present = model.labs + model.exited_this_step

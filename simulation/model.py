@@ -43,14 +43,15 @@ class MarketModel(mesa.Model):
     pre-training (a sunk cost that lifts every task) or in inference (a cost per task).
 
     Parameters: a validated :class:`Scenario` and an optional ``seed`` (default ``scenario.run.seed``).
-    Every random draw comes from ``self.rng``, so a scenario and seed determine the run.
+    Every random draw comes from ``self.rng``, so a scenario and seed determine the run. The scenario
+    is kept as ``self.config`` (Mesa 3.5 reserves ``Model.scenario`` for its own scenario objects).
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
         seed = scenario.run.seed if seed is None else int(seed)
         super().__init__(rng=seed)
         self.seed = seed
-        self.scenario = scenario
+        self.config = scenario
         self.step_index = 0
         self.k_grid = np.asarray(scenario.labs.k_grid, dtype=np.float64)
         self.trends = trends_at(scenario, 0)
@@ -71,14 +72,17 @@ class MarketModel(mesa.Model):
 
     # -- construction ------------------------------------------------------------------------------
     def _add_roster_lab(self, entry) -> Lab:
-        s = self.scenario
+        s = self.config
         year = s.time.start_year if entry.trained_year is None else entry.trained_year
         eoom = laws.pretraining_eoom(entry.training_flop, algo_eff_at_year(s, year), s.capability.data_wall_eoom,
                                      s.capability.post_wall_returns)
         deployed = TrainedModel(f"{entry.name}-0", entry.name, entry.training_flop, 0.0, eoom,
                                 laws.training_cost(entry.training_flop, self.trends.training_fpd), 0,
                                 entry.open_weights, release_step=0,
-                                weights_release_step=0 if entry.open_weights else None)
+                                weights_release_step=None)
+        if entry.open_weights:  # weights follow the model's release (at trained_year) by open.lag steps
+            released = int(np.ceil((year - s.time.start_year) / s.time.step_years - 1e-9))
+            deployed.weights_release_step = max(0, released + s.open.lag)
         lab = Lab(self, entry.name, make_strategy(entry.strategy, entry.name), entry.cash, deployed,
                   entry.open_weights, entry.k)
         if entry.open_weights:
@@ -103,13 +107,13 @@ class MarketModel(mesa.Model):
 
     # -- the step ------------------------------------------------------------------------------------
     def step(self) -> None:
-        self.trends = trends_at(self.scenario, self.step_index)
+        self.trends = trends_at(self.config, self.step_index)
         self.entries = self.exits = 0
         self.exited_this_step = []
         self._progress_training()
         self._release_open_weights()
         self._build_markets()
-        if self.step_index % self.scenario.labs.model_cycle == 0:
+        if self.step_index % self.config.labs.model_cycle == 0:
             self._plan_training()
         self._consider_entry()
         self._best_respond()
@@ -133,7 +137,9 @@ class MarketModel(mesa.Model):
                 run.steps_left -= 1
                 continue
             if run.release_step is None:
-                regulated = self.regulator.would_regulate(run.model, self.trends.algo_eff)
+                # judged on A at training (as eoom_pre and the planning projection), not A at release
+                trained_algo_eff = trends_at(self.config, run.model.step_started).algo_eff
+                regulated = self.regulator.would_regulate(run.model, trained_algo_eff)
                 run.model.regulated = regulated
                 if regulated:
                     self._ledger(lab).compliance += self.regulator.compliance_cost
@@ -145,7 +151,7 @@ class MarketModel(mesa.Model):
         """Put a finished model on the market from this step."""
         trained.release_step = self.step_index
         if trained.open_weights:
-            trained.weights_release_step = self.step_index + self.scenario.open.lag
+            trained.weights_release_step = self.step_index + self.config.open.lag
             self.scheduled_weights.append(trained)
         lab.deployed = trained
         lab.training = None
@@ -163,7 +169,7 @@ class MarketModel(mesa.Model):
 
     # 4. markets
     def _build_markets(self) -> None:
-        s = self.scenario
+        s = self.config
         self.markets = []
         for index, task in enumerate(s.tasks):
             market = TaskMarket(task, self.users.of_task(index), float(self.trends.tasks_per_step[index]),
@@ -195,7 +201,7 @@ class MarketModel(mesa.Model):
         best = self.best_open_model
         if best is None:
             return None
-        premium = 1.0 + self.scenario.users.selfhost_premium
+        premium = 1.0 + self.config.users.selfhost_premium
         median_value = market.task.value
         options = []
         for k in self.k_grid:
@@ -207,7 +213,7 @@ class MarketModel(mesa.Model):
 
     # 5. pre-training decisions
     def _plan_training(self) -> None:
-        labs_cfg = self.scenario.labs
+        labs_cfg = self.config.labs
         for lab in self.labs:
             if lab.training is not None:
                 continue
@@ -221,10 +227,10 @@ class MarketModel(mesa.Model):
 
     # 6. entry
     def _consider_entry(self) -> None:
-        cfg = self.scenario.entry
+        cfg = self.config.entry
         if cfg.rate <= 0 or self.rng.random() >= cfg.rate:
             return
-        s = self.scenario
+        s = self.config
         cycle = s.labs.model_cycle
         options = []
         open_model = self.best_open_model
@@ -266,7 +272,7 @@ class MarketModel(mesa.Model):
 
     # 7. prices and inference
     def _best_respond(self) -> None:
-        for _ in range(self.scenario.labs.br_rounds):
+        for _ in range(self.config.labs.br_rounds):
             for lab in self.labs:
                 for index, market in enumerate(self.markets):
                     candidate = lab.strategy.choose_offers(lab, market, index, self.k_grid)
@@ -306,7 +312,7 @@ class MarketModel(mesa.Model):
 
     # 9. accounts
     def _settle_accounts(self, outcome: list[dict]) -> None:
-        s = self.scenario
+        s = self.config
         for lab in self.labs:
             ledger = self._ledger(lab)
             for index, market in enumerate(self.markets):
@@ -323,7 +329,7 @@ class MarketModel(mesa.Model):
     # 10. exit
     def _exit_insolvent(self) -> None:
         for lab in self.labs:
-            if lab.negative_cash_steps >= self.scenario.labs.exit_after:
+            if lab.negative_cash_steps >= self.config.labs.exit_after:
                 self.exits += 1
                 self.users.forget_provider(lab.lab_id)
                 self.exited_this_step.append(lab)

@@ -41,7 +41,7 @@ def training_options(model, lab) -> list[TrainingOption]:
     capped by the data wall); cost = C_raw / training FLOP per $ + C_ida / inference FLOP per $.
     An option is affordable when its cost is at most cash plus financing capacity.
     """
-    scenario = model.scenario
+    scenario = model.config
     trends = model.trends
     cap = scenario.capability
     k_grid = model.k_grid

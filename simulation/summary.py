@@ -22,7 +22,7 @@ def _first(rows: list[dict], condition) -> dict | None:
 
 def build_summary(model) -> dict:
     """Scenario, seed, version and the answers each run gives to the research questions."""
-    s = model.scenario
+    s = model.config
     rows = model.recorder.timeseries
     human = model.recorder.human_level
     tasks = s.task_names
