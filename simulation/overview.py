@@ -38,9 +38,10 @@ def draw_overview(result, path: Path) -> None:
     for step, name, rev in zip(labs["step"], labs["name"], labs["revenue"], strict=True):
         revenue[name][step - steps[0]] += rev
     total = np.maximum(sum(revenue.values()), 1e-300)
-    ax.stackplot(year, *[revenue[n] / total for n in names], labels=names)
+    colours = plt.get_cmap("tab20")(np.arange(len(names)) % 20)
+    ax.stackplot(year, *[revenue[n] / total for n in names], labels=names, colors=colours)
     ax.set(title="Revenue shares", xlabel="year", ylabel="share of lab revenue", ylim=(0, 1))
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax = axes[1, 0]
     ax.plot(year, column("frontier_eoom"), color="black", label="pre-training frontier")
     for t in tasks:

@@ -30,7 +30,7 @@ _HEADLINE = (
     "version",
     "scenario_hash",
 )
-_HIDDEN = {"scenario"}
+_HIDDEN = {"scenario", "models"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
