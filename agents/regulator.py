@@ -5,14 +5,23 @@ Policies:
 * ``none``: nothing is regulated.
 * ``training_threshold``: a model is regulated when its training compute ``C_raw`` (plus IDA compute
   when ``count_ida_compute``) reaches ``threshold_flop``. With ``index_to_algorithmic_progress`` the
-  test is on effective training compute ``C * A(t_trained)``, so the line keeps pace with algorithms.
+  test is on effective training compute ``C * A(t_trained)``, A taken at the step the run started (as
+  for the model's ``eoom_pre``): the line stays fixed in effective compute, so in raw FLOP it falls
+  as ``threshold_flop / A(t)`` and keeps pace with algorithms (at 1e25, a 5e24 FLOP run is caught once
+  ``A >= 2``; a 2e25 FLOP model trained when ``A = 0.4`` is not). Without indexing the line is fixed
+  in raw FLOP, as in the EU AI Act and US EO 14110.
 * ``effective_threshold``: regulated when the capability the model can be deployed with,
-  ``max_tau E_pre + G_tau(k_max)`` (inference counted through the capability law), reaches
-  ``log10(threshold_flop)`` eOOM.
+  ``max_tau E_pre + G_tau(k_max)`` (inference counted through the capability law at the largest k of
+  the grid), reaches ``log10(threshold_flop)`` eOOM. Judging at ``k_max`` means no deployed offer can
+  be over the line unregulated, so ``evading_labs`` is 0 under this policy.
 * ``capability_threshold``: regulated when its success probability at ``k_max`` on any task type
   reaches ``capability_level``.
 
-A regulated model pays ``compliance_cost`` once and is released ``delay_steps`` later.
+A model is judged once, when its training run has finished (roster models and entrants' models at
+the step they appear). A regulated model pays ``compliance_cost`` once, at the judgement, and is
+released ``delay_steps`` steps later; an unregulated one is released at once. Whatever the policy,
+the outputs measure usage against the frontier-capable line ``log10(threshold_flop)`` eOOM
+(``regulated_share``, ``evading_labs``: labs serving over the line with an unregulated model).
 """
 
 from __future__ import annotations

@@ -120,11 +120,10 @@ class OptimiseStrategy(LabStrategy):
     def choose_offers(self, lab, market, task_index, k_grid):
         index_sets = self.candidate_sets(lab, task_index, k_grid)
         k_sets = [tuple(k_grid[j] for j in s) for s in index_sets]
-        candidates = market.best_response(lab.lab_id, lab.deployed.raw_flop, lab.deployed.eoom_pre, k_sets,
-                                          lab.price_hint(task_index))
-        best = max(range(len(candidates)), key=lambda c: candidates[c].profit)
-        lab.k_index[task_index] = index_sets[best]
-        return candidates[best]
+        [best] = market.best_response(lab.lab_id, lab.deployed.raw_flop, lab.deployed.eoom_pre, k_sets,
+                                      lab.price_hint(task_index), screen=True)
+        lab.k_index[task_index] = index_sets[k_sets.index(best.k)]
+        return best
 
     def choose_training(self, lab, options):
         if not options:

@@ -127,25 +127,22 @@ def _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, pric
     """
     n = value.shape[0]
     m = quality.shape[0]
-    for i in range(n):
+    for i in range(n):  # one pass: a running maximum and a sum rescaled when the maximum moves
         inv_mu = 1.0 / mu[i]
         z_max = outside[i] * inv_mu
+        total = 1.0
         for o in range(m):
             if owner[o] == lab:
                 continue
             u = value[i] * quality[o] - price[o]
             if owner[o] >= 0 and owner[o] == provider[i]:
                 u += switching[i]
-            if u * inv_mu > z_max:
-                z_max = u * inv_mu
-        total = math.exp(outside[i] * inv_mu - z_max)
-        for o in range(m):
-            if owner[o] == lab:
-                continue
-            u = value[i] * quality[o] - price[o]
-            if owner[o] >= 0 and owner[o] == provider[i]:
-                u += switching[i]
-            total += math.exp(u * inv_mu - z_max)
+            z = u * inv_mu
+            if z > z_max:
+                total = total * math.exp(z_max - z) + 1.0
+                z_max = z
+            else:
+                total += math.exp(z - z_max)
         out[i] = z_max + math.log(total)
 
 
@@ -332,12 +329,14 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
 
 
 def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,
-                         tol: float = 1e-12, max_iter: int = 500, *, validate: bool = True):
+                         tol: float = 1e-12, max_iter: int = 500, *, validate: bool = True,
+                         dampings: tuple[float, ...] = (1.0, 0.5, 0.25)):
     """Profit-maximising prices of one lab's offers given the rivals' log-sums ``rival`` (n,).
 
     Returns ``(prices, mean_shares, iterations)``; ``iterations`` is -1 when the fixed point did
-    not converge even with damping 1/2 and 1/4 (the caller names step, lab and task in its error).
+    not converge with any of ``dampings`` (the caller names step, lab and task in its error).
     ``validate=False`` skips the input checks, for callers that pass arrays already checked.
+    A small ``max_iter`` with ``dampings=(1.0,)`` gives a cheap approximate solve (screening).
     """
     if validate:
         value = _vector(value, "value")
@@ -352,7 +351,7 @@ def best_response_prices(value, mu, switching, is_provider, rival, quality, cost
     prices = np.empty(quality.size)
     shares = np.empty(quality.size)
     iterations = NOT_CONVERGED
-    for damping in (1.0, 0.5, 0.25):
+    for damping in dampings:
         iterations = _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price_init,
                                    tol, max_iter, damping, prices, shares)
         if iterations != NOT_CONVERGED:

@@ -18,6 +18,7 @@ from simulation.laws import inference_gain, marginal_cost_per_task, success_prob
 from simulation.scenario import TaskType
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
+SCREEN_ITERATIONS = 2  # price iterations used to rank candidate offers before solving the best one
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,16 @@ class TaskMarket:
                                             self.quality, self.price, self.owner)
 
     def best_response(self, lab_id: int, raw_flop: float, eoom_pre: float, k_sets, price_hint,
-                      user_stride: int = 1) -> list[Candidate]:
+                      user_stride: int = 1, screen: bool = False) -> list[Candidate]:
         """Best-response prices and profits of ``lab_id`` for each candidate set of multipliers.
 
         Rivals' offers are held fixed: their part of every user's logit denominator is computed
         once (O(users x offers)) and each candidate then costs O(users) per price iteration.
         ``price_hint(k, cost)`` gives a warm start for the price of an offer with multiplier ``k``.
         ``user_stride`` > 1 evaluates on every stride-th user (used for multi-step projections).
+        With ``screen``, candidates are ranked after ``SCREEN_ITERATIONS`` Newton steps (profit is
+        flat at the optimum, so the ranking is that of the solved prices up to near-ties) and only
+        the best is solved to tolerance; the list then holds that one candidate.
         """
         u = self.users
         select = slice(None, None, user_stride)
@@ -121,17 +125,25 @@ class TaskMarket:
         rival = kernels.rival_log_sums(value, mu, switching, provider, outside,
                                        self.quality, self.price, self.owner, lab_id)
         is_provider = provider == lab_id
-        out = []
-        for k_set in k_sets:
+        tasks_per_step = self.tasks_per_step
+
+        def solve(k_set, init=None, max_iter=self.price_iterations, dampings=(1.0, 0.5, 0.25)) -> Candidate:
             k_arr = np.asarray(k_set, dtype=np.float64)
             eoom = np.array([self.deployed_eoom(eoom_pre, k) for k in k_arr])
             quality = self.success(eoom)
             cost = np.array([self.unit_cost(raw_flop, k) for k in k_arr])
-            init = np.array([price_hint(k, c) for k, c in zip(k_arr, cost, strict=True)])
+            if init is None:
+                init = np.array([price_hint(k, c) for k, c in zip(k_arr, cost, strict=True)])
             price, share, iterations = kernels.best_response_prices(
                 value, mu, switching, is_provider, rival, quality, cost, init,
-                self.price_tolerance, self.price_iterations, validate=False)
-            profit = float(np.sum((price - cost) * share)) * self.tasks_per_step
-            out.append(Candidate(tuple(float(k) for k in k_arr), eoom, quality, cost, price, share, profit,
-                                 iterations))
-        return out
+                self.price_tolerance, max_iter, validate=False, dampings=dampings)
+            profit = float(np.sum((price - cost) * share)) * tasks_per_step
+            return Candidate(tuple(float(k) for k in k_arr), eoom, quality, cost, price, share, profit, iterations)
+
+        if not screen or len(k_sets) == 1:
+            return [solve(k_set) for k_set in k_sets]
+        screened = [solve(k_set, max_iter=SCREEN_ITERATIONS, dampings=(1.0,)) for k_set in k_sets]
+        best = max(screened, key=lambda c: c.profit)
+        if best.iterations > 0:
+            return [best]
+        return [solve(best.k, init=best.price)]

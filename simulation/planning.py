@@ -27,9 +27,9 @@ def projected_step_profit(markets: list[TaskMarket], lab_id: int, raw_flop: floa
     for index, market in enumerate(markets):
         stride = max(1, market.users.count // PROJECTION_USERS)
         hint = current_prices[index] if current_prices is not None else (lambda k, cost: 0.0)
-        candidates = market.best_response(lab_id, raw_flop, eoom_pre, [(k,) for k in k_grid], hint,
-                                          user_stride=stride)
-        total += max(0.0, max(c.profit for c in candidates))
+        [best] = market.best_response(lab_id, raw_flop, eoom_pre, [(k,) for k in k_grid], hint,
+                                      user_stride=stride, screen=True)
+        total += max(0.0, best.profit)
     return total
 
 

@@ -188,6 +188,7 @@ def test_regulated_share_is_null_without_frontier_usage():
 def test_regulated_model_released_after_delay_and_pays_once(delay):
     s, result = delay_run(delay)
     lab = per_lab(result.labs.to_pandas()).xs("Trainer", level="name")
+    power = result.timeseries.to_pandas().set_index("step").max_site_power_mw
     models = {m["name"]: m for m in result.summary["models"]}
     trained = [m for name, m in models.items() if name != "Trainer-0" and m["release_step"] is not None]
     assert not models["Trainer-0"]["regulated"]
@@ -205,6 +206,8 @@ def test_regulated_model_released_after_delay_and_pays_once(delay):
         assert (lab.lab_training_spend[judgement:release] == 0).all()
         assert lab.model_name[release] == m["name"] and lab.model_name[release - 1] != m["name"]
         assert lab.regulated[release]
+        # the finished run draws no site power while it waits for release (the lab is alone)
+        assert power[judgement - 1] > 0 and (power[judgement:release] == 0).all()
     # one compliance payment per regulated model, at its judgement, and no other
     assert judged == sorted(m["release_step"] - delay for m in trained)
 
