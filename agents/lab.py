@@ -6,7 +6,7 @@ next model) is delegated to its strategy object (:mod:`agents.strategies`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mesa
 import numpy as np

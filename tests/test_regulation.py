@@ -8,7 +8,7 @@ the outputs (labs.parquet, the summary) and the laws, not read back from the cod
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +61,7 @@ BIG_AND_SMALL = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def threshold_run(policy: str):
     """A lab over the training line and one under it; neither can train past its own size."""
     s = scenario(BIG_AND_SMALL, regulator__policy=policy, regulator__threshold_flop=1e25,
@@ -69,7 +69,7 @@ def threshold_run(policy: str):
     return s, simulate(s, steps=6)
 
 
-@lru_cache(maxsize=None)
+@cache
 def delay_run(delay: int):
     """One rich pretrain_heavy lab starting under 1e25 FLOP that trains 10x each cycle."""
     s = scenario([dict(name="Trainer", training_flop=5e24, cash=1e11, strategy="pretrain_heavy")],
@@ -79,7 +79,7 @@ def delay_run(delay: int):
     return s, simulate(s, steps=9)
 
 
-@lru_cache(maxsize=None)
+@cache
 def ida_run(count_ida: bool):
     """A 3e24 FLOP lab that retrains at the same raw size with 10x IDA compute (3.3e25 counted)."""
     s = scenario([dict(name="Amplifier", training_flop=3e24, cash=1e11, strategy="pretrain_heavy",
@@ -90,7 +90,7 @@ def ida_run(count_ida: bool):
     return s, simulate(s, steps=4)
 
 
-@lru_cache(maxsize=None)
+@cache
 def indexed_run(index: bool):
     """A 5e24 FLOP lab retraining at the same size while algorithms improve 16x a year: C*A(t)
     is 5e24 at step 0 and 8e25 at step 4 (A at release of the step-0 run would give 2e25)."""
@@ -102,7 +102,7 @@ def indexed_run(index: bool):
     return s, simulate(s, steps=8)
 
 
-@lru_cache(maxsize=None)
+@cache
 def training_power_run():
     """Two labs of different sizes that train in both cycles; no regulation, so no delays."""
     s = scenario([dict(name="Large", training_flop=2e25, cash=1e12, strategy="pretrain_heavy"),

@@ -128,9 +128,9 @@ def run_command(args: argparse.Namespace) -> int:
     out_dir = _output_dir(args.out, scenario_path)
 
     # 2. simulate (heavy imports only now, so that bad input fails fast)
-    from simulation.outputs import write_outputs
     from tqdm import tqdm
 
+    from simulation.outputs import write_outputs
     from simulation.run import simulate
 
     n_steps = scenario.run.steps
