@@ -182,14 +182,15 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
 
 
 @njit(cache=True)
-def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter):
+def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
     """Newton's method on the single-offer logit first-order condition (D3), in the markup m = p - c:
 
         F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i) = 0,
         F'(m) = -sum_i a_i (2 - m (1 - 2 P_i) / mu_i),  a_i = P_i (1 - P_i) / mu_i,
 
     with ``P_i = 1 / (1 + exp(R_i - z_i))`` (one exp per user). Where the Newton step is not a
-    descent step or leaves m > 0 it takes the zeta step ``(S + Gamma m) / Lambda`` instead.
+    descent step or leaves m > 0 it takes the zeta step ``(S + Gamma m) / Lambda`` instead. The step
+    is damped by ``damping`` in (0, 1].
     Returns (markup, iterations, mean share) with iterations = -1 if not converged.
     """
     n = value.shape[0]
@@ -225,6 +226,7 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
         new = m - f / slope if slope < 0.0 else zeta
         if not (new > 0.0 and math.isfinite(new)):
             new = zeta
+        new = m + damping * (new - m)
         if abs(new - m) <= tol * abs(cost + new):
             return new, it + 1, _mean_logistic(base, inv_mu, new)
         m = new
@@ -282,7 +284,7 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
             markup[o] = mean_mu
     if t == 1:
         markup[0], iterations, out_share[0] = _single_offer_newton(
-            value, mu, switching, is_provider, rival, quality[0], cost[0], markup[0], tol, max_iter)
+            value, mu, switching, is_provider, rival, quality[0], cost[0], markup[0], tol, max_iter, damping)
         out_price[0] = cost[0] + markup[0]
         return iterations
     prob = np.empty((n, t))

@@ -76,8 +76,11 @@ class MarketModel(mesa.Model):
         year = s.time.start_year if entry.trained_year is None else entry.trained_year
         eoom = laws.pretraining_eoom(entry.training_flop, algo_eff_at_year(s, year), s.capability.data_wall_eoom,
                                      s.capability.post_wall_returns)
+        c = s.compute
+        fpd_when_trained = laws.training_flop_per_dollar(year - s.time.start_year, c.flop_per_dollar,
+                                                         c.hardware_growth)
         deployed = TrainedModel(f"{entry.name}-0", entry.name, entry.training_flop, 0.0, eoom,
-                                laws.training_cost(entry.training_flop, self.trends.training_fpd), 0,
+                                laws.training_cost(entry.training_flop, fpd_when_trained), 0,
                                 entry.open_weights, release_step=0,
                                 weights_release_step=None)
         if entry.open_weights:  # weights follow the model's release (at trained_year) by open.lag steps

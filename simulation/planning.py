@@ -2,8 +2,9 @@
 
 A projection asks: with a model of capability ``E_pre`` and size ``C_raw``, what operating profit
 per step would the lab earn against rivals' *current* offers, choosing k and price optimally on each
-task type? It is evaluated on every ``stride``-th user of each task type (at most
-``PROJECTION_USERS`` users per type), over the whole k grid, with one offer per task type.
+task type? It is evaluated on every ``stride``-th user of each task type, ``stride =
+users // PROJECTION_USERS`` (so between ``PROJECTION_USERS`` and twice as many users; all of them
+below that), over the whole k grid, with one offer per task type.
 Projected profit over a cycle is that per-step profit times ``labs.model_cycle`` (the model serves
 at least one cycle after release) — a myopic rule that ignores rivals' responses, documented in
 docs/ODD.md.

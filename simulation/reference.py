@@ -80,7 +80,7 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
     return probs
 
 
-def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, m, tol, max_iter, mean_mu):
+def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, m, tol, max_iter, damping):
     """Newton on F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i), zeta step where Newton is unsafe."""
     inv_mu = [1.0 / x for x in mu]
     base = [rival[i] - (value[i] * quality - cost + (switching[i] if is_provider[i] else 0.0)) * inv_mu[i]
@@ -102,6 +102,7 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
         new = m - f / slope if slope < 0 else zeta
         if not (new > 0 and math.isfinite(new)):
             new = zeta
+        new = m + damping * (new - m)
         if abs(new - m) <= tol * abs(cost + new):
             return new, it + 1
         m = new
@@ -128,7 +129,7 @@ def _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, 
     iterations = -1
     if t == 1:
         markup[0], iterations = _single_offer_newton(value, mu, switching, is_provider, rival, quality[0], cost[0],
-                                                     markup[0], tol, max_iter, mean_mu)
+                                                     markup[0], tol, max_iter, damping)
     for it in range(max_iter if t > 1 else 0):
         prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
         sold = [sum(prob[i][o] for i in range(n)) for o in range(t)]

@@ -152,8 +152,10 @@ class LabSettings(_Section):
         default_factory=lambda: [0.0, 1.0, 3.0, 10.0, 30.0, 100.0],
         description="candidate next-model compute as multiples of the current model's",
     )
-    opex: float = Field(5e7, ge=0, description="fixed operating cost per step [$]")
-    financing_multiple: float = Field(1.0, ge=0, description="financing per step as a multiple of annual revenue")
+    opex: float = Field(1e9, ge=0, description="fixed operating cost per step [$]")
+    financing_multiple: float = Field(
+        0.25, ge=0, description="external financing per year as a multiple of annual revenue (booked each step as "
+        "this multiple times the step's revenue)")
     exit_after: int = Field(4, ge=1, description="steps of negative cash before exit")
     tiers: int = Field(1, ge=1, le=8, description="offers per lab and task type")
     price_tolerance: float = Field(1e-12, gt=0, lt=1e-3, description="relative tolerance of the price fixed point")
@@ -189,7 +191,7 @@ class LabSettings(_Section):
 class EntrySettings(_Section):
     """Entry of new labs (MODEL.md §7)."""
 
-    rate: float = Field(0.0, ge=0, le=1, description="probability per step that an entrant considers entry")
+    rate: float = Field(0.25, ge=0, le=1, description="probability per step that an entrant considers entry")
     cash: float = Field(1e9, ge=0, description="entrant's cash [$]")
     cost: float = Field(1e8, ge=0, description="entry cost an entrant's projected profit must beat [$]")
     own_model_flop: float = Field(1e24, gt=0, description="raw training compute of an entrant's own model [FLOP]")
@@ -217,7 +219,8 @@ class RegulatorSettings(_Section):
     policy: Literal["none", "training_threshold", "effective_threshold", "capability_threshold"] = "none"
     threshold_flop: float = Field(1e25, gt=0, description="compute threshold [FLOP]")
     index_to_algorithmic_progress: bool = Field(
-        False, description="raise the threshold with algorithmic efficiency A(t)"
+        False, description="test effective training compute C * A(t_trained) against the threshold, so that the "
+        "line in raw FLOP falls as algorithms improve"
     )
     compliance_cost: float = Field(1e7, ge=0, description="one-off cost per regulated model [$]")
     delay_steps: int = Field(1, ge=0, description="release delay of a regulated model [steps]")
