@@ -74,7 +74,8 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
     probs = []
     for i in range(len(value)):
         bonus = switching[i] if is_provider[i] else 0.0
-        zs = [(value[i] * quality[o] - cost[o] - markup[o] + bonus) / mu[i] for o in range(len(quality))]
+        inv_mu = 1.0 / mu[i]
+        zs = [(value[i] * quality[o] - cost[o] - markup[o] + bonus) * inv_mu for o in range(len(quality))]
         log_sum = _log_sum_exp([rival[i]] + zs)
         probs.append([math.exp(z - log_sum) for z in zs])
     return probs
@@ -133,8 +134,9 @@ def _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, 
     for it in range(max_iter if t > 1 else 0):
         prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
         sold = [sum(prob[i][o] for i in range(n)) for o in range(t)]
-        lam = [sum(prob[i][o] / mu[i] for i in range(n)) for o in range(t)]
-        gamma = [[sum(prob[i][o] * prob[i][o2] / mu[i] for i in range(n)) for o2 in range(t)] for o in range(t)]
+        inv_mu = [1.0 / x for x in mu]
+        lam = [sum(prob[i][o] * inv_mu[i] for i in range(n)) for o in range(t)]
+        gamma = [[sum(prob[i][o] * prob[i][o2] * inv_mu[i] for i in range(n)) for o2 in range(t)] for o in range(t)]
         new = []
         for o in range(t):
             zeta = mean_mu

@@ -106,6 +106,13 @@ def _monopoly_profit(price, cost, quality, value, mu, outside, tasks):
     return (price - cost) / (1.0 + np.exp(-z)) * tasks
 
 
+def _offer(k, row, task, trends):
+    """(marginal cost, success probability) of the lab's deployed model at multiplier ``k`` (L5, L6, L9)."""
+    cost = laws.marginal_cost_per_task(row.training_flop, task.tokens, k, trends.inference_fpd)
+    eoom = row.eoom_pre + laws.inference_gain(k, task.alpha, task.kappa)
+    return cost, laws.success_probability(eoom, task.difficulty, task.width)
+
+
 def test_lone_lab_picks_the_profit_maximising_k_and_price():
     s = scenario([dict(name="Solo", training_flop=5e25, cash=1e10)], users__count=300,
                  users__value_sigma=0.0, users__switching_cost=0.0, labs__training_multiples=[0.0])
@@ -117,15 +124,9 @@ def test_lone_lab_picks_the_profit_maximising_k_and_price():
             value, tasks = task.value, trends.tasks_per_step[index]
             mu = s.users.logit_scale * value
             outside = max(0.0, value * task.human_success - task.wage)
-
-            def offer(k):
-                cost = laws.marginal_cost_per_task(row.training_flop, task.tokens, k, trends.inference_fpd)
-                eoom = row.eoom_pre + laws.inference_gain(k, task.alpha, task.kappa)
-                return cost, laws.success_probability(eoom, task.difficulty, task.width)
-
             best = {}
             for k in s.labs.k_grid:
-                cost, quality = offer(k)
+                cost, quality = _offer(k, row, task, trends)
                 markups = np.linspace(0.0, 60.0 * mu, 20001)
                 profit = _monopoly_profit(cost + markups, cost, quality, value, mu, outside, tasks)
                 j = int(np.argmax(profit))
@@ -136,7 +137,7 @@ def test_lone_lab_picks_the_profit_maximising_k_and_price():
             runner_up = max((v for k, v in best.items() if k != k_star), default=-np.inf)
             if runner_up < best[k_star] * (1 - 1e-7):
                 assert row.k == k_star, (step, task.name, row.k, k_star)
-            cost, quality = offer(row.k)
+            cost, quality = _offer(row.k, row, task, trends)
             assert row.marginal_cost == pytest.approx(cost, rel=1e-12)
             chosen = float(_monopoly_profit(row.price, cost, quality, value, mu, outside, tasks))
             assert row.profit == pytest.approx(chosen, rel=1e-9)
