@@ -27,10 +27,11 @@ def training_flop_per_dollar(years: float, flop_per_dollar: float, hardware_grow
     return flop_per_dollar * hardware_growth**years
 
 
-def inference_flop_per_dollar(training_fpd: float, inference_utilisation: float,
-                              training_utilisation: float, precision_factor: float) -> float:
-    """(L2) Inference FLOP per USD: ``F_inf = F(t) * u_inf / u_train * precision`` [FLOP/$]."""
-    return training_fpd * inference_utilisation / training_utilisation * precision_factor
+def at_inference(training_rate: float, inference_utilisation: float, training_utilisation: float,
+                 precision_factor: float) -> float:
+    """(L2) A training FLOP rate (per USD, per joule or per second of a fleet) when the same chips serve
+    inference: ``F_inf = F_train * u_inf / u_train * precision``."""
+    return training_rate * inference_utilisation / training_utilisation * precision_factor
 
 
 def algorithmic_efficiency(years: float, algo_growth: float) -> float:

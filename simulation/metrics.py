@@ -17,6 +17,7 @@ import numpy as np
 
 from simulation import laws
 from simulation.market import SELF_HOST
+from simulation.trends import trends_at
 
 
 def hhi(revenues: np.ndarray) -> float | None:
@@ -58,11 +59,14 @@ def human_level_cost(model, market, task) -> tuple[float | None, object, float |
 
 def fleet_copies(model, lab, k: float) -> float:
     """Copies of ``lab``'s deployed model that its training fleet serves at once at multiplier ``k``
-    (L13): the fleet is the FLOP/s that trained the model over ``labs.training_steps`` steps."""
+    (L13). The fleet is the cluster that trained the model over ``labs.training_steps`` steps; serving,
+    it delivers its training FLOP/s times ``inference_utilisation / training_utilisation * precision``."""
     s = model.config
+    c = s.compute
     seconds = s.labs.training_steps * s.time.step_years * laws.SECONDS_PER_YEAR
-    fleet = lab.deployed.raw_flop / seconds
-    return laws.served_copies(fleet, lab.deployed.raw_flop, k, s.compute.copy_tokens_per_second)
+    fleet = laws.at_inference(lab.deployed.raw_flop / seconds, c.inference_utilisation, c.training_utilisation,
+                              c.precision_factor)
+    return laws.served_copies(fleet, lab.deployed.raw_flop, k, c.copy_tokens_per_second)
 
 
 class Recorder:
@@ -103,7 +107,7 @@ class Recorder:
             row[f"k_{task.name}"] = weighted_mean(market.k[sold], quantity[sold])
             row[f"outside_share_{task.name}"] = outcome[index]["outside_share"]
             row[f"selfhost_share_{task.name}"] = float(np.sum(quantity[~sold]) / market.tasks_per_step) \
-                if market.tasks_per_step > 0 else 0.0
+                if market.tasks_per_step > 0 else None
             for o in range(market.owner.size):
                 inference_flop += quantity[o] * laws.flop_per_task(
                     self._raw_flop(model, by_id, market.owner[o]), task.tokens, market.k[o])
@@ -114,9 +118,9 @@ class Recorder:
                     if not regulated and market.owner[o] != SELF_HOST:
                         evading.add(int(market.owner[o]))
                 if market.owner[o] != SELF_HOST:
-                    acc = lab_k_usage[int(market.owner[o])]
-                    acc[0] += quantity[o] * market.k[o]
-                    acc[1] += quantity[o]
+                    acc = lab_k_usage[int(market.owner[o])]  # token-weighted: how the fleet's compute splits
+                    acc[0] += quantity[o] * task.tokens * market.k[o]
+                    acc[1] += quantity[o] * task.tokens
             cost, lab, k = human_level_cost(model, market, task)
             human_level[task.name] = None if cost is None else {
                 "cost": cost, "lab": lab.name, "k": k, "copies": fleet_copies(model, lab, k)}
@@ -138,12 +142,13 @@ class Recorder:
         row["regulated_share"] = regulated_usage / frontier_usage if frontier_usage > 0 else None
         row["evading_labs"] = len(evading)
         model.regulator.note_evasion(len(evading))
-        training_runs = [lab.training.model.raw_flop for lab in alive if lab.training is not None
-                         and lab.training.steps_left >= 0 and lab.training.release_step is None]
+        training_runs = [lab.training.model for lab in alive if lab.training is not None
+                         and lab.training.release_step is None]
         duration = s.labs.training_steps * s.time.step_years
-        row["max_site_power_mw"] = max((laws.site_power_mw(c, duration, trends.flop_per_joule)
-                                        for c in training_runs), default=0.0)
-        row["inference_energy_mwh"] = laws.inference_energy_mwh(inference_flop, trends.flop_per_joule)
+        row["max_site_power_mw"] = max(  # at the energy efficiency of the step the run started
+            (laws.site_power_mw(run.raw_flop, duration, trends_at(s, run.step_started).flop_per_joule)
+             for run in training_runs), default=0.0)
+        row["inference_energy_mwh"] = laws.inference_energy_mwh(inference_flop, trends.inference_flop_per_joule)
         if frontier is not None:
             used_k, used = lab_k_usage[frontier.lab_id]
             k_bar = used_k / used if used > 0 else 1.0

@@ -15,7 +15,8 @@ class Trends:
     """Exogenous quantities at one step.
 
     years: time since step 0 [years]; training_fpd / inference_fpd: FLOP per USD (L1, L2);
-    algo_eff: algorithmic efficiency A(t) (L3); flop_per_joule [FLOP/J];
+    algo_eff: algorithmic efficiency A(t) (L3); flop_per_joule: energy efficiency of training
+    [FLOP/J]; inference_flop_per_joule: the same at inference utilisation and precision (L2's ratio);
     tasks_per_step: per task type, tasks demanded this step [tasks].
     """
 
@@ -26,6 +27,7 @@ class Trends:
     inference_fpd: float
     algo_eff: float
     flop_per_joule: float
+    inference_flop_per_joule: float
     tasks_per_step: np.ndarray
 
 
@@ -39,10 +41,13 @@ def trends_at(scenario: Scenario, step: int) -> Trends:
         year=scenario.time.start_year + years,
         years=years,
         training_fpd=training_fpd,
-        inference_fpd=laws.inference_flop_per_dollar(training_fpd, c.inference_utilisation,
-                                                     c.training_utilisation, c.precision_factor),
+        inference_fpd=laws.at_inference(training_fpd, c.inference_utilisation, c.training_utilisation,
+                                        c.precision_factor),
         algo_eff=laws.algorithmic_efficiency(years, c.algo_growth),
         flop_per_joule=c.flop_per_joule * c.energy_growth**years,
+        inference_flop_per_joule=laws.at_inference(c.flop_per_joule * c.energy_growth**years,
+                                                   c.inference_utilisation, c.training_utilisation,
+                                                   c.precision_factor),
         tasks_per_step=np.array([t.tasks_per_step * demand for t in scenario.tasks]),
     )
 

@@ -284,14 +284,19 @@ def test_hundred_times_inference_gives_a_hundredth_of_the_copies():
 def test_frontier_copies_follow_the_frontier_labs_fleet_and_k():
     s, result = threshold_run("training_threshold")
     ts, labs = frames(result)
+    c = s.compute
     seconds = s.labs.training_steps * s.time.step_years * SECONDS_PER_YEAR
+    tokens = {t.name: t.tokens for t in s.tasks}
     for _, row in ts.iterrows():
         rows = labs[(labs.step == row.step) & labs.alive]
         lead = rows.loc[rows.eoom_pre.idxmax()]
         mine = rows[rows.lab == lead.lab]
-        k_bar = float(np.sum(mine.k * mine.quantity) / np.sum(mine.quantity))
+        work = mine.quantity * mine.task.map(tokens)  # the fleet's compute splits by tokens served
+        k_bar = float(np.sum(mine.k * work) / np.sum(work))
         raw = lead.training_flop
-        expected = (raw / seconds) / (2.0 * math.sqrt(raw / 120.0) * k_bar * s.compute.copy_tokens_per_second)
+        # the training cluster's FLOP/s, delivered at inference utilisation and precision
+        fleet = raw / seconds * c.inference_utilisation / c.training_utilisation * c.precision_factor
+        expected = fleet / (2.0 * math.sqrt(raw / 120.0) * k_bar * c.copy_tokens_per_second)
         assert row.frontier_copies == pytest.approx(expected, rel=1e-12)
     assert ts.frontier_copies.nunique() > 1  # k moves, and the copies with it
 
@@ -311,11 +316,30 @@ def test_max_site_power_is_the_largest_run_in_progress():
     runs = [m for m in result.summary["models"] if not m["name"].endswith("-0")]
     assert all(m["release_step"] is not None for m in runs)
     assert len({m["raw_flop"] for m in runs}) >= 2
+    def fpj(step):  # training FLOP per joule at a step
+        return s.compute.flop_per_joule * s.compute.energy_growth ** (step * s.time.step_years)
+
     for _, row in ts.iterrows():
         step = int(row.step)
-        fpj = s.compute.flop_per_joule * s.compute.energy_growth ** (step * s.time.step_years)
-        in_progress = [m["raw_flop"] for m in runs if m["release_step"] - T <= step < m["release_step"]]
-        expected = max((c / (T * s.time.step_years * SECONDS_PER_YEAR * fpj) / 1e6 for c in in_progress),
-                       default=0.0)
+        # runs in progress, each drawing its FLOP over its duration at the efficiency of its start
+        in_progress = [(m["raw_flop"], m["release_step"] - T) for m in runs
+                       if m["release_step"] - T <= step < m["release_step"]]
+        expected = max((c / (T * s.time.step_years * SECONDS_PER_YEAR * fpj(start)) / 1e6
+                        for c, start in in_progress), default=0.0)
         assert row.max_site_power_mw == pytest.approx(expected, rel=1e-12, abs=0.0)
     assert (ts.max_site_power_mw > 0).any() and (ts.max_site_power_mw == 0).any()
+
+
+def test_inference_energy_is_served_flop_over_inference_flop_per_joule():
+    s, result = threshold_run("training_threshold")  # no open weights: every task is served by a lab
+    ts, labs = frames(result)
+    tokens = {t.name: t.tokens for t in s.tasks}
+    for _, row in ts.iterrows():
+        rows = labs[labs.step == row.step]
+        flop = sum(r.quantity * 2.0 * math.sqrt(r.training_flop / 120.0) * tokens[r.task] * r.k
+                   for r in rows.itertuples())
+        c = s.compute
+        fpj = c.flop_per_joule * c.energy_growth ** (row.step * s.time.step_years)
+        inference_fpj = fpj * c.inference_utilisation / c.training_utilisation * c.precision_factor
+        assert row.inference_energy_mwh == pytest.approx(flop / inference_fpj / 3.6e9, rel=1e-12)
+        assert row.inference_energy_mwh > 0
