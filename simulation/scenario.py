@@ -104,7 +104,7 @@ class UserSettings(_Section):
     value_sigma: float = Field(1.0, ge=0, description="log-sd of user value around the task median")
     logit_scale: float = Field(0.2, gt=0, description="logit scale per $ of user value (mu_i = this * v_i)")
     switching_cost: float = Field(0.05, ge=0, description="switching cost per $ of user value")
-    selfhost_premium: float = Field(0.5, ge=0, description="extra cost of self-hosting open weights [fraction]")
+    selfhost_premium: float = Field(2.0, ge=0, description="extra cost of self-hosting open weights [fraction]")
 
     @field_validator("task_mix")
     @classmethod

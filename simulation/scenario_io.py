@@ -66,7 +66,7 @@ def load_scenario(
     ``overrides`` is a mapping ``{dotted_key: value}``, or an iterable of ``"dotted.key=value"``
     strings (as given to ``--set``) or ``(dotted_key, value)`` pairs. Raises :class:`ScenarioError`.
     """
-    data = _read_toml(DEFAULT_SCENARIO if path is None else Path(path))
+    data = _read_with_base(DEFAULT_SCENARIO if path is None else Path(path))
     pairs = _override_pairs(overrides)
     if not pairs:
         return scenario_from_dict(data)
@@ -156,6 +156,31 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         reason = _one_line(exc.strerror or str(exc))
         raise ScenarioError(f"scenario file '{path}' cannot be read: {reason}") from None
+
+
+def _read_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a scenario file; a top-level ``extends = "other.toml"`` (relative to the file) names a
+    base scenario whose values this file's tables update key by key (lists are replaced whole)."""
+    data = _read_toml(path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ScenarioError(f"scenario field 'extends' in {path}: must be a file name (got {base!r})")
+    base_path = (path.parent / base).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise ScenarioError(f"scenario field 'extends' in {path}: '{base}' extends itself in a cycle")
+    return _deep_merge(_read_with_base(base_path, (*seen, path.resolve())), data)
+
+
+def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _override_pairs(overrides: Any) -> list[tuple[str, Any]]:

@@ -220,3 +220,22 @@ def test_invalid_toml_names_the_line(tmp_path):
     path.write_text("[run]\nsteps = = 3\n")
     with pytest.raises(ScenarioError, match=r"is not valid TOML: .*line 2"):
         load_scenario(path)
+
+
+def test_extends_merges_a_base_scenario_table_by_table(tmp_path):
+    base = tmp_path / "base.toml"
+    base.write_text('[users]\ncount = 700\nvalue_sigma = 0.5\n\n[[labs.roster]]\nname = "A"\n'
+                    'training_flop = 1e25\ncash = 1e9\n')
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "base.toml"\n\n[users]\nvalue_sigma = 0.0\n')
+    scenario = load_scenario(child)
+    assert scenario.users.count == 700 and scenario.users.value_sigma == 0.0
+    assert [lab.name for lab in scenario.labs.roster] == ["A"]
+
+
+def test_extends_cycle_is_a_one_line_error(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(ScenarioError, match="cycle") as info:
+        load_scenario(tmp_path / "a.toml")
+    assert "\n" not in str(info.value)
