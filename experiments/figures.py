@@ -173,14 +173,14 @@ def steps_per_year(res) -> int:
     return max(1, int(round(1.0 / float(base_value(res.manifest, "time.step_years")))))
 
 
-_FACTOR_NAMES = {
-    "regulator.policy": "",
-    "regulator.threshold_flop": "threshold",
-    "regulator.count_ida_compute": "IDA compute counted",
-    "ida.enabled": "IDA",
-    "open.lag": "weights released after (steps)",
-    "capability.post_wall_returns": "post-wall returns",
-    "demand.market_scale": "market scale",
+_FACTOR_NAMES = {  # dotted key -> (name shown before the value, unit shown after it)
+    "regulator.policy": ("", ""),
+    "regulator.threshold_flop": ("threshold", ""),
+    "regulator.count_ida_compute": ("IDA compute counted", ""),
+    "ida.enabled": ("IDA", ""),
+    "open.lag": ("open-weights lag", " steps"),
+    "capability.post_wall_returns": ("post-wall returns", " eOOM/OOM"),
+    "demand.market_scale": ("market scale", "x"),
 }
 
 
@@ -202,8 +202,8 @@ def setting_label(keys: list[str], values) -> str:
     """``"IDA on, threshold 1e26 FLOP"`` for factor ``keys`` and their ``values``."""
     parts = []
     for key, value in zip(keys, values, strict=True):
-        name = _FACTOR_NAMES.get(key, key)
-        text = format_value(key, value)
+        name, unit = _FACTOR_NAMES.get(key, (key, ""))
+        text = format_value(key, value) + unit
         parts.append(f"{name} {text}".strip() if name else text)
     return ", ".join(parts) if parts else "all runs"
 
@@ -336,10 +336,11 @@ def _year_axis(ax) -> None:
     ax.set_xlabel("calendar year")
 
 
-def _legend(ax, **kw) -> None:
+def _legend(fig, ax, ncols: int | None = None) -> None:
+    """One legend for the figure, below the panels, from the handles of ``ax``."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(**kw)
+        fig.legend(handles, labels, loc="outside lower center", ncols=ncols or min(len(handles), 4))
 
 
 def _sources(sw: Sweeps, names) -> dict[str, str]:
@@ -424,11 +425,11 @@ def q1_bounds(source) -> Figure:
                 env = d.drop_duplicates("market_scale").sort_values("log_size_over_sunk")
                 ax.plot(env["log_size_over_sunk"], env[f"{measure}_envelope"], color=color, marker=marker,
                         label=f"{regime}: lower envelope")
-            ax.set_xlabel("log10(market size / sunk cost)  (S in $/year, sigma in $)")
+            ax.set_xlabel("log10(S / σ)  (S: market size, USD/year; σ: sunk cost, USD)")
             ax.set_ylabel(labels[measure])
             ax.set_ylim(bottom=0)
             ax.set_title({"hhi": "a  HHI", "cr4": "b  CR4"}[measure])
-        _legend(axes[0][0], loc="upper right")
+        _legend(fig, axes[0][0])
     caption = ("Sutton's bounds plot. Dots: one run each (mean over its last simulated year); lines: lower "
                "envelope (minimum over runs) per regime. Market size S: one year of tasks at the median "
                "value of a successful task, times the market scale; sunk cost sigma: the entry cost.")
@@ -457,7 +458,7 @@ def q1_market_size(source) -> Figure:
             ax.set_ylabel(ylabel)
             ax.set_title(f"{letter}  " + {"hhi": "HHI", "cr4": "CR4", "n_labs": "Surviving labs"}[measure])
             ax.set_ylim(bottom=0)
-        _legend(axes[0][0], loc="upper right")
+        _legend(fig, axes[0][0])
     caption = ("Concentration and the number of labs at the end of the run against market size (mean over "
                "replications with a 5-95% band), pre-training-dominated versus inference-dominated regime.")
     return Figure("q1_market_size", "q1", "Concentration and surviving labs by market size", caption, fig,
@@ -528,7 +529,7 @@ def q2_cost_over_time(source) -> Figure:
             _year_axis(ax)
             ax.set_title(f"{letter}  {task}")
         axes[0][0].set_ylabel("cost per task / human wage (ratio)")
-        _legend(axes[0][0], loc="best")
+        _legend(fig, axes[0][0])
     caption = ("Marginal cost of the cheapest offer that reaches human level on each task type, over the "
                "human wage for the task (mean over replications with a 5-95% band; gaps: no system at "
                "human level yet). Below the dashed line AI is cheaper than a human.")
@@ -581,7 +582,7 @@ def q2_agi_price(source) -> Figure:
             ax.set_ylabel(ylabel)
             ax.set_title(title)
         if keys:
-            _legend(axes[0][0], loc="best")
+            _legend(fig, axes[0][0])
     caption = ("The price of AGI, per task type (mean over replications, bars 5-95%). a: cost of the "
                "cheapest human-level offer over the human wage at the first step any system reaches human "
                "level (step 0 if it already does). b: copies of the frontier model its training fleet serves "
@@ -630,7 +631,7 @@ def q3_governance(source) -> Figure:
                     ax.set_ylabel(ylabel)
                 if r == 1:
                     _year_axis(ax)
-        _legend(axes[0][0], loc="best")
+        _legend(fig, axes[0][0])
     caption = ("Governance by thresholds (mean over replications with a 5-95% band). Top: share of "
                "frontier-capable usage (tasks served at a deployed capability of at least log10(threshold) "
                "eOOM) served by regulated models; one minus it escapes regulation. Bottom: labs serving at "
@@ -709,7 +710,7 @@ def q4_open_weights(source) -> Figure:
         for ax in axes[0]:
             _year_axis(ax)
         axes[0][1].set_xlabel("calendar year of release")
-        _legend(axes[0][0], loc="best")
+        _legend(fig, axes[0][0])
     caption = ("Open weights (mean over replications with a 5-95% band). a: pre-training capability of the "
                "frontier model minus that of the best open-weight model. b: value of a model's weights (its "
                "training cost) over its lifetime inference spend, by year of release; below the dashed line "
@@ -752,7 +753,7 @@ def q5_ida(source) -> Figure:
             axes[0][0].axhline(wall, color="0.3", linewidth=0.8, linestyle="--", label=f"data wall ({wall:g} eOOM)")
         axes[0][2].set_ylim(-0.02, 1.02)
         axes[0][1].set_ylim(bottom=0)
-        _legend(axes[0][0], loc="best")
+        _legend(fig, axes[0][0])
     caption = ("Inference during training (mean over replications with a 5-95% band). a: pre-training "
                "capability of the frontier model, including the IDA gain, against the data wall (dashed). "
                "b: HHI. c: share of frontier-capable usage served by regulated models under the "
@@ -809,7 +810,7 @@ def q6_energy(source) -> Figure:
             _year_axis(ax)
             ax.set_title(f"{'abcdefgh'[j]}  {label}")
         axes[0][0].set_ylabel("electric power (MW)")
-        _legend(axes[0][0], loc="best")
+        _legend(fig, axes[0][0])
     caption = ("Data centres and energy (mean over replications with a 5-95% band), per calendar year. "
                "Largest single training site: the highest power any one training run draws that year. All "
                "inference: the year's inference energy divided by the hours in a year, i.e. its average "
