@@ -15,22 +15,8 @@ import pytest
 
 from simulation import laws
 from simulation.run import simulate
-from simulation.scenario_io import load_scenario
 from simulation.trends import trends_at
-
-# Settings the tests rely on, pinned so that recalibrating scenarios/default.toml does not change them.
-PINNED = {"users.count": 600, "labs.br_rounds": 2, "labs.opex": 5e7, "labs.financing_multiple": 1.0,
-          "labs.exit_after": 4, "labs.model_cycle": 4, "labs.training_steps": 2, "entry.rate": 0.0,
-          "open.lag": 0, "ida.enabled": False, "regulator.policy": "none", "regulator.delay_steps": 1,
-          "regulator.compliance_cost": 1e7}
-
-
-def scenario(roster: list[dict], **overrides):
-    """A small scenario: the default one with ``roster``, the pinned settings and dotted
-    ``overrides`` (``__`` for ``.``)."""
-    data = {"labs.roster": roster, **PINNED}
-    data.update({key.replace("__", "."): value for key, value in overrides.items()})
-    return load_scenario(None, data)
+from tests.small_scenarios import scenario
 
 
 def per_lab(labs):
