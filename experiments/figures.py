@@ -165,6 +165,15 @@ def factor_keys(res) -> list[str]:
     return [f["key"] for f in res.manifest.get("experiment", {}).get("factors", [])]
 
 
+def factor_levels(res, key: str, present) -> list:
+    """The levels of factor ``key`` that occur in ``present``, in the order the experiment file lists them."""
+    present = set(pd.Series(present).dropna())
+    for f in res.manifest.get("experiment", {}).get("factors", []):
+        if f["key"] == key and f.get("values") is not None:
+            return [v for v in f["values"] if v in present]
+    return sorted(present)
+
+
 def task_names(res) -> list[str]:
     return [t["name"] for t in res.manifest["base_scenario"]["tasks"]]
 
@@ -412,7 +421,7 @@ def q1_bounds(source) -> Figure:
     for measure in ("hhi", "cr4"):
         runs[f"{measure}_envelope"] = runs.groupby(["regime", "market_scale"])[measure].transform("min")
     with style():
-        fig, axes = _new_figure(2, height=2.9)
+        fig, axes = _new_figure(2, width=7.0, height=2.9)
         labels = {"hhi": "HHI of revenue shares (0-1)", "cr4": "CR4, revenue share of top 4 (0-1)"}
         for ax, measure in zip(axes[0], ("hhi", "cr4"), strict=True):
             for i, regime in enumerate(REGIMES.values()):
@@ -425,7 +434,7 @@ def q1_bounds(source) -> Figure:
                 env = d.drop_duplicates("market_scale").sort_values("log_size_over_sunk")
                 ax.plot(env["log_size_over_sunk"], env[f"{measure}_envelope"], color=color, marker=marker,
                         label=f"{regime}: lower envelope")
-            ax.set_xlabel("log10(S / σ)  (S: market size, USD/year; σ: sunk cost, USD)")
+            ax.set_xlabel("log10(S/σ)  (S: market size, USD/yr; σ: sunk cost, USD)")
             ax.set_ylabel(labels[measure])
             ax.set_ylim(bottom=0)
             ax.set_title({"hhi": "a  HHI", "cr4": "b  CR4"}[measure])
@@ -609,8 +618,8 @@ def q3_governance(source) -> Figure:
     data = band(long, [*keys, "measure", "year"], "value")
     col_key = "regulator.policy" if "regulator.policy" in keys else None
     line_keys = [k for k in keys if k != col_key]
-    columns = list(data[col_key].drop_duplicates()) if col_key else [None]
-    rows = {"regulated_share": "regulated share of frontier-capable usage (0-1)",
+    columns = factor_levels(res, col_key, data[col_key]) if col_key else [None]
+    rows = {"regulated_share": "regulated share of\nfrontier-capable usage (0-1)",
             "evading_labs": "evading labs (count)"}
     with style():
         fig, axes = _new_figure(len(columns), nrows=2, height=2.3, width=max(6.5, 2.4 * len(columns)),
@@ -735,7 +744,7 @@ def q5_ida(source) -> Figure:
     measures = {
         "frontier_eoom": ("frontier pre-training capability (eOOM)", "a  Frontier capability"),
         "hhi": ("HHI of revenue shares (0-1)", "b  Concentration"),
-        "regulated_share": ("regulated share of frontier-capable usage (0-1)", "c  Regulated share"),
+        "regulated_share": ("regulated share of\nfrontier-capable usage (0-1)", "c  Regulated share"),
     }
     long = res.timeseries.melt(id_vars=["run_id", *keys, "year"], value_vars=list(measures), var_name="measure",
                                value_name="value")

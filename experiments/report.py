@@ -320,8 +320,7 @@ def write_report(source, out: str | Path | None = None, *, dpi: int = 150) -> Pa
     if out is None:
         if sw.path is None:
             raise ValueError("out: give the report's file name")
-        base = sw.path if not (sw.path / "manifest.json").is_file() else sw.path.parent
-        out = base / "report.html"
+        out = sw.path / "report.html"
     out = Path(out)
     if not any(True for _ in sw):
         raise F.MissingResults(

@@ -37,6 +37,8 @@ from simulation.planning import projected_step_profit, training_options
 from simulation.scenario import Scenario
 from simulation.trends import algo_eff_at_year, trends_at
 
+PROSPECTIVE_ENTRANT = -2  # lab id used to project an entrant's profit: it owns no offer and no user
+
 
 class MarketModel(mesa.Model):
     """Labs, users and a regulator in an AI market where compute buys capability either in
@@ -238,7 +240,8 @@ class MarketModel(mesa.Model):
         options = []
         open_model = self.best_open_model
         if open_model is not None:
-            profit = projected_step_profit(self.markets, -2, open_model.raw_flop, open_model.eoom_pre, self.k_grid)
+            profit = projected_step_profit(self.markets, PROSPECTIVE_ENTRANT, open_model.raw_flop,
+                                           open_model.eoom_pre, self.k_grid, context=f"step {self.step_index}, entrant")
             options.append((cycle * (profit - s.labs.opex), open_model.raw_flop, open_model.eoom_pre, 0.0,
                             open_model.name))
         raw = cfg.own_model_flop
@@ -246,7 +249,8 @@ class MarketModel(mesa.Model):
                                      s.capability.post_wall_returns)
         cost = laws.training_cost(raw, self.trends.training_fpd)
         if cost <= cfg.cash - cfg.cost:
-            profit = projected_step_profit(self.markets, -2, raw, eoom, self.k_grid)
+            profit = projected_step_profit(self.markets, PROSPECTIVE_ENTRANT, raw, eoom, self.k_grid,
+                                           context=f"step {self.step_index}, entrant")
             options.append((cycle * (profit - s.labs.opex) - cost, raw, eoom, cost, None))
         if not options:
             return

@@ -16,20 +16,25 @@ import numpy as np
 
 from agents.strategies import TrainingOption
 from simulation import laws
+from simulation.errors import SimulationError
 from simulation.market import TaskMarket
 
 PROJECTION_USERS = 500
 
 
 def projected_step_profit(markets: list[TaskMarket], lab_id: int, raw_flop: float, eoom_pre: float,
-                          k_grid: np.ndarray, current_prices=None) -> float:
-    """Best operating profit per step [$] of a model (raw_flop, eoom_pre) against current rivals."""
+                          k_grid: np.ndarray, current_prices=None, context: str = "projection") -> float:
+    """Best operating profit per step [$] of a model (raw_flop, eoom_pre) against current rivals.
+    ``context`` (e.g. "step 4, lab 'OpenAI'") prefixes the error raised if a price does not converge."""
     total = 0.0
     for index, market in enumerate(markets):
         stride = max(1, market.users.count // PROJECTION_USERS)
         hint = current_prices[index] if current_prices is not None else (lambda k, cost: 0.0)
         [best] = market.best_response(lab_id, raw_flop, eoom_pre, [(k,) for k in k_grid], hint,
                                       user_stride=stride, screen=True)
+        if best.iterations < 0 or not np.isfinite(best.profit):
+            raise SimulationError(f"{context}, task '{market.task.name}': the projected best-response price "
+                                  "did not converge")
         total += max(0.0, best.profit)
     return total
 
@@ -48,8 +53,9 @@ def training_options(model, lab) -> list[TrainingOption]:
     k_grid = model.k_grid
     hints = [lab.price_hint(i) for i in range(len(model.markets))]
     current = lab.deployed
+    context = f"step {model.step_index}, lab '{lab.name}' (training projection)"
     keep_profit = projected_step_profit(model.markets, lab.lab_id, current.raw_flop, current.eoom_pre, k_grid,
-                                        hints)
+                                        hints, context)
     cycle = scenario.labs.model_cycle
     options = [TrainingOption(0.0, 0.0, current.raw_flop, 0.0, current.eoom_pre, cycle * keep_profit, 0.0, 0.0)]
     ida_multiples = scenario.ida.multiples if scenario.ida.enabled else [0.0]
@@ -68,7 +74,7 @@ def training_options(model, lab) -> list[TrainingOption]:
             candidate = model.new_trained_model(lab, raw, ida_flop, eoom, cost)
             compliance = (model.regulator.compliance_cost
                           if model.regulator.would_regulate(candidate, trends.algo_eff) else 0.0)
-            profit = projected_step_profit(model.markets, lab.lab_id, raw, eoom, k_grid, hints)
+            profit = projected_step_profit(model.markets, lab.lab_id, raw, eoom, k_grid, hints, context)
             options.append(TrainingOption(multiple, ida_multiple, raw, ida_flop, eoom, cycle * profit, cost,
                                           compliance))
     return options

@@ -1,0 +1,111 @@
+"""``aimarket questions``: list and run the research-question experiments (experiments/questions/).
+
+    aimarket questions list
+    aimarket questions run QUESTION|all [--size quick|paper] [--out DIR] [--workers N]
+                           [--scheduler ADDRESS | --scheduler-file FILE] [--quiet]
+
+``run`` sweeps each experiment of the question into DIR/<experiment> (DIR defaults to results/<size>),
+continuing a sweep already there (finished runs are kept), then ``aimarket figures DIR`` and
+``aimarket report DIR`` draw and report them. Also available as ``python -m experiments.questions``.
+Exit status: 0 every run done, 1 some runs failed, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from simulation.errors import UserInputError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "questions",
+        help="list or run the research-question experiments",
+        description="The experiments that answer the research questions (MODEL.md section 1), in a quick "
+        "size (seconds) and a paper size (many replications). 'run' sweeps them into a results folder.",
+    )
+    add_actions(parser)
+    return parser
+
+
+def add_actions(parser: argparse.ArgumentParser) -> None:
+    """Register the ``list`` and ``run`` actions on ``parser`` (also used by ``python -m
+    experiments.questions``)."""
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
+    actions.required = True
+    lister = actions.add_parser("list", help="list the questions, their experiment files and notebooks")
+    lister.set_defaults(func=list_command)
+    runner = actions.add_parser(
+        "run",
+        help="run a question's experiments (or all) into a results folder",
+        description="Sweep the experiments of QUESTION (q1..q6 or all) in the given size into DIR/<experiment>, "
+        "resuming any sweep already there.",
+    )
+    runner.add_argument("question", metavar="QUESTION", help="q1..q6, or all")
+    runner.add_argument("--size", choices=("quick", "paper"), default="quick", help="experiment size (default: quick)")
+    runner.add_argument("--out", metavar="DIR", default=None, help="results folder (default: results/<size>)")
+    runner.add_argument(
+        "--workers", metavar="N", default=None, help="local worker processes (default: usable cores; 0 = this process)"
+    )
+    where = runner.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS", default=None, help="run on an existing Dask cluster")
+    where.add_argument("--scheduler-file", metavar="FILE", default=None, help="Dask scheduler file")
+    runner.add_argument("--quiet", action="store_true", help="no progress bar")
+    runner.set_defaults(func=run_command)
+
+
+def list_command(args: argparse.Namespace) -> int:
+    from experiments.questions import QUESTIONS, SIZES, experiment_file
+
+    for q in QUESTIONS.values():
+        print(f"{q.id}  {q.title}  (notebooks/{q.notebook})")
+        for name in q.experiments:
+            files = ", ".join(str(experiment_file(name, size).name) for size in SIZES)
+            print(f"      {name}: {files}")
+    return 0
+
+
+def _workers(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise UserInputError(f"--workers: must be an integer >= 0 (got {text!r})") from None
+    if value < 0:
+        raise UserInputError(f"--workers: must be an integer >= 0 (got {text!r})")
+    return value
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from experiments.questions import results_folder, select
+    from experiments.session import sweep
+
+    questions = select(args.question)
+    workers = _workers(args.workers)
+    if args.out is not None and not str(args.out).strip():
+        raise UserInputError("--out: must be a folder path (got '')")
+    root = Path(args.out) if args.out is not None else Path("results") / args.size
+    from experiments.questions import experiment_file
+
+    complete = True
+    for q in questions:
+        for name in q.experiments:
+            report = sweep(
+                experiment_file(name, args.size),
+                results_folder(root, name),
+                workers=workers,
+                scheduler=args.scheduler,
+                resume=True,
+                scheduler_file=args.scheduler_file,
+                progress=False if args.quiet else None,
+            )
+            print(f"{q.id} {report.line()}", file=sys.stderr)
+            for failure in report.failed[:5]:
+                print(f"  run {failure['run_id']} failed: {failure['error']}", file=sys.stderr)
+            complete = complete and report.complete
+    print(f"results in {root}/; next: aimarket figures {root} && aimarket report {root}")
+    return 0 if complete else 1
