@@ -51,9 +51,10 @@ def _utility(v, quality, price, owner, provider, switching):
 def choice_probabilities(value, mu, switching, provider, outside, quality, price, owner):
     probs, logsums = [], []
     for i in range(len(value)):
-        zs = [_utility(value[i], quality[o], price[o], owner[o], provider[i], switching[i]) / mu[i]
+        inv_mu = 1.0 / mu[i]
+        zs = [_utility(value[i], quality[o], price[o], owner[o], provider[i], switching[i]) * inv_mu
               for o in range(len(quality))]
-        zs.append(outside[i] / mu[i])
+        zs.append(outside[i] * inv_mu)
         log_sum = _log_sum_exp(zs)
         logsums.append(log_sum)
         probs.append([math.exp(z - log_sum) for z in zs])
@@ -61,12 +62,22 @@ def choice_probabilities(value, mu, switching, provider, outside, quality, price
 
 
 def rival_log_sums(value, mu, switching, provider, outside, quality, price, owner, lab):
+    """Running maximum with a rescaled sum, in the kernel's order (a log near 0 has no relative slack)."""
     out = []
     for i in range(len(value)):
-        zs = [outside[i] / mu[i]]
-        zs += [_utility(value[i], quality[o], price[o], owner[o], provider[i], switching[i]) / mu[i]
-               for o in range(len(quality)) if owner[o] != lab]
-        out.append(_log_sum_exp(zs))
+        inv_mu = 1.0 / mu[i]
+        z_max = outside[i] * inv_mu
+        total = 1.0
+        for o in range(len(quality)):
+            if owner[o] == lab:
+                continue
+            z = _utility(value[i], quality[o], price[o], owner[o], provider[i], switching[i]) * inv_mu
+            if z > z_max:
+                total = total * math.exp(z_max - z) + 1.0
+                z_max = z
+            else:
+                total += math.exp(z - z_max)
+        out.append(z_max + math.log(total))
     return out
 
 
