@@ -17,7 +17,7 @@ from typing import NoReturn
 from simulation.errors import SimulationError, UserInputError
 
 #: Subcommand modules under ``experiments.commands``, in the order shown by ``--help``.
-COMMANDS = ("run", "sweep", "sensitivity", "figures", "report")
+COMMANDS = ("run", "sweep", "sensitivity", "questions", "figures", "report")
 
 PROG = "aimarket"
 

@@ -342,7 +342,7 @@ def _year_axis(ax) -> None:
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
-    ax.set_xlabel("calendar year")
+    ax.set_xlabel("time (calendar year)")
 
 
 def _legend(fig, ax, ncols: int | None = None) -> None:
@@ -712,13 +712,13 @@ def q4_open_weights(source) -> Figure:
                        marker=MARKERS[i], label=label)
         axes[0][0].set_ylabel("open-model gap to the frontier (eOOM)")
         axes[0][0].set_title("a  Open-model gap")
-        axes[0][1].set_ylabel("training cost / lifetime inference spend (ratio)")
+        axes[0][1].set_ylabel("training cost /\nlifetime inference spend (ratio)")
         axes[0][1].set_yscale("log")
         axes[0][1].axhline(1.0, color="0.3", linewidth=0.8, linestyle="--")
         axes[0][1].set_title("b  Weights value share")
         for ax in axes[0]:
             _year_axis(ax)
-        axes[0][1].set_xlabel("calendar year of release")
+        axes[0][1].set_xlabel("release date (calendar year)")
         _legend(fig, axes[0][0])
     caption = ("Open weights (mean over replications with a 5-95% band). a: pre-training capability of the "
                "frontier model minus that of the best open-weight model. b: value of a model's weights (its "

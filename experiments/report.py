@@ -241,12 +241,14 @@ def _provenance(sw, names) -> str:
         git = m.get("git") or {}
         commit = (git.get("commit") or "unknown")[:10] + (" (modified)" if git.get("dirty") else "")
         n_failed = len(m.get("failed_runs", []))
+        exp = m.get("experiment", {})
+        failed = f", {n_failed} failed" if n_failed else ""
+        version = (m.get("versions") or {}).get("aimarket")
         items.append(
-            f"<li><code>{_esc(name)}</code>, size {_esc(ident[1] or 'unknown')}: {len(res.done)}/{_esc(m.get('n_runs'))} "
-            f"runs done{f', {n_failed} failed' if n_failed else ''}; {_esc(m.get('experiment', {}).get('steps'))} steps, "
-            f"{_esc(m.get('experiment', {}).get('replications'))} replications per design point; "
-            f"aimarket {_esc((m.get('versions') or {}).get('aimarket'))}, commit {_esc(commit)}; "
-            f"folder <code>{_esc(sw.folders[name])}</code></li>"
+            f"<li><code>{_esc(name)}</code>, size {_esc(ident[1] or 'unknown')}: "
+            f"{len(res.done)}/{_esc(m.get('n_runs'))} runs done{failed}; {_esc(exp.get('steps'))} steps, "
+            f"{_esc(exp.get('replications'))} replications per design point; "
+            f"aimarket {_esc(version)}, commit {_esc(commit)}; folder <code>{_esc(sw.folders[name])}</code></li>"
         )
     return "<ul class='meta'>" + "".join(items) + "</ul>"
 
@@ -284,7 +286,8 @@ def _section(q, sw, root_text: str, dpi: int) -> str:
         data = base64.b64encode(figure.png_bytes(dpi=dpi)).decode("ascii")
         parts.append(
             f"<figure><img alt='{_esc(figure.title)}' src='data:image/png;base64,{data}'>"
-            f"<figcaption><b>{_esc(figure.name)}</b>: {_esc(figure.title)}. {_esc(figure.caption)}</figcaption></figure>"
+            f"<figcaption><b>{_esc(figure.name)}</b>: {_esc(figure.title)}. {_esc(figure.caption)}"
+            "</figcaption></figure>"
         )
         figure.close()
     parts.append("</section>")
