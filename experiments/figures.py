@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from simulation.errors import UserInputError
+from simulation.outputs import atomic_write
 
 #: The publication style shipped with the package.
 STYLE = Path(__file__).with_name("aimarket.mplstyle")
@@ -285,17 +286,13 @@ class Figure:
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
         for fmt in formats:
-            path = folder / f"{self.name}.{fmt}"
-            tmp = folder / f".{self.name}.{fmt}.tmp-{os.getpid()}"
-            try:
-                with open(tmp, "wb") as fh:
-                    self._savefig(fh, fmt, dpi)
-                os.replace(tmp, path)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
-            paths.append(path)
+            paths.append(atomic_write(folder / f"{self.name}.{fmt}",
+                                      lambda tmp, fmt=fmt: self._savefig_to(tmp, fmt, dpi)))
         return paths
+
+    def _savefig_to(self, path: Path, fmt: str, dpi: int) -> None:
+        with open(path, "wb") as fh:
+            self._savefig(fh, fmt, dpi)
 
     def png_bytes(self, dpi: int = 150) -> bytes:
         buf = io.BytesIO()
@@ -878,11 +875,7 @@ def draw_all(source, out: str | Path, *, formats: tuple[str, ...] = ("pdf", "png
 
 
 def _write_csv(figure: Figure, folder: Path) -> Path:
-    path = folder / f"{figure.name}.csv"
-    tmp = folder / f".{figure.name}.csv.tmp-{os.getpid()}"
-    figure.data.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(folder / f"{figure.name}.csv", lambda tmp: figure.data.to_csv(tmp, index=False))
 
 
 __all__ = [

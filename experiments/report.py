@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import pandas as pd
 
 from experiments import figures as F
 from experiments.questions import QUESTIONS, get
+from simulation.outputs import atomic_write
 
 #: Calendar year the governance answers are quoted for (the last year of the runs if they end sooner).
 QUOTE_YEAR = 2030
@@ -331,15 +331,7 @@ def write_report(source, out: str | Path | None = None, *, dpi: int = 150) -> Pa
             "experiments/questions/*.toml, e.g. from: aimarket questions run all --size quick --out DIR)"
         )
     text = render(sw, dpi=dpi)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return out
+    return atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 __all__ = ["answers", "render", "write_report", "format_number", "QUOTE_YEAR"]

@@ -40,6 +40,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulation import outputs
 from simulation.errors import ExperimentError, UserInputError
 
 MANIFEST = "manifest.json"
@@ -108,11 +109,8 @@ def _fsync_write(path: Path, data: bytes, fsync: bool = True) -> None:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    _fsync_write(tmp, data)
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` through a temporary file in the same folder (synced) and ``os.replace``."""
+    outputs.atomic_write(Path(path), lambda tmp: _fsync_write(tmp, data))
 
 
 # ----------------------------------------------------------------------------- run folders
