@@ -146,10 +146,13 @@ def _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, pric
         out[i] = z_max + math.log(total)
 
 
-def rival_log_sums(value, mu, switching, provider, outside, quality, price, owner, lab: int) -> np.ndarray:
-    """Per user, the log of the logit denominator without the offers of ``lab`` (n,)."""
-    value, mu, switching, provider, outside = _users(value, mu, switching, provider, outside)
-    quality, price, owner = _offers(quality, price, owner)
+def rival_log_sums(value, mu, switching, provider, outside, quality, price, owner, lab: int, *,
+                   validate: bool = True) -> np.ndarray:
+    """Per user, the log of the logit denominator without the offers of ``lab`` (n,).
+    ``validate=False`` skips the input checks, for callers that pass arrays already checked."""
+    if validate:
+        value, mu, switching, provider, outside = _users(value, mu, switching, provider, outside)
+        quality, price, owner = _offers(quality, price, owner)
     out = np.empty(value.size)
     _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, price, owner, int(lab), out)
     return out

@@ -122,8 +122,8 @@ class TaskMarket:
         select = slice(None, None, user_stride)
         value, mu, switching = (np.ascontiguousarray(x[select]) for x in (u.value, u.mu, u.switching))
         provider, outside = np.ascontiguousarray(u.provider[select]), np.ascontiguousarray(u.outside[select])
-        rival = kernels.rival_log_sums(value, mu, switching, provider, outside,
-                                       self.quality, self.price, self.owner, lab_id)
+        rival = kernels.rival_log_sums(value, mu, switching, provider, outside, self.quality, self.price,
+                                       self.owner, lab_id, validate=False)
         is_provider = provider == lab_id
         tasks_per_step = self.tasks_per_step
 

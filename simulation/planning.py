@@ -20,17 +20,25 @@ from simulation.errors import SimulationError
 from simulation.market import TaskMarket
 
 PROJECTION_USERS = 500
+PROJECTION_K_WINDOW = 3  # grid steps around a lab's current k searched when projecting its next model
 
 
 def projected_step_profit(markets: list[TaskMarket], lab_id: int, raw_flop: float, eoom_pre: float,
-                          k_grid: np.ndarray, current_prices=None, context: str = "projection") -> float:
+                          k_grid: np.ndarray, current_prices=None, context: str = "projection",
+                          k_index: dict[int, tuple[int, ...]] | None = None) -> float:
     """Best operating profit per step [$] of a model (raw_flop, eoom_pre) against current rivals.
-    ``context`` (e.g. "step 4, lab 'OpenAI'") prefixes the error raised if a price does not converge."""
+    The whole k grid is searched, or, for a task type in ``k_index`` (the lab's current grid indices),
+    the grid within ``PROJECTION_K_WINDOW`` steps of them. ``context`` (e.g. "step 4, lab 'OpenAI'")
+    prefixes the error raised if a price does not converge."""
     total = 0.0
     for index, market in enumerate(markets):
         stride = max(1, market.users.count // PROJECTION_USERS)
         hint = current_prices[index] if current_prices is not None else (lambda k, cost: 0.0)
-        [best] = market.best_response(lab_id, raw_flop, eoom_pre, [(k,) for k in k_grid], hint,
+        candidates = k_grid
+        if k_index is not None and index in k_index:
+            low = max(0, min(k_index[index]) - PROJECTION_K_WINDOW)
+            candidates = k_grid[low:max(k_index[index]) + PROJECTION_K_WINDOW + 1]
+        [best] = market.best_response(lab_id, raw_flop, eoom_pre, [(k,) for k in candidates], hint,
                                       user_stride=stride, screen=True)
         if best.iterations < 0 or not np.isfinite(best.profit):
             raise SimulationError(f"{context}, task '{market.task.name}': the projected best-response price "
@@ -55,7 +63,7 @@ def training_options(model, lab) -> list[TrainingOption]:
     current = lab.deployed
     context = f"step {model.step_index}, lab '{lab.name}' (training projection)"
     keep_profit = projected_step_profit(model.markets, lab.lab_id, current.raw_flop, current.eoom_pre, k_grid,
-                                        hints, context)
+                                        hints, context, lab.k_index)
     cycle = scenario.labs.model_cycle
     options = [TrainingOption(0.0, 0.0, current.raw_flop, 0.0, current.eoom_pre, cycle * keep_profit, 0.0, 0.0)]
     ida_multiples = scenario.ida.multiples if scenario.ida.enabled else [0.0]
@@ -74,7 +82,8 @@ def training_options(model, lab) -> list[TrainingOption]:
             candidate = model.new_trained_model(lab, raw, ida_flop, eoom, cost)
             compliance = (model.regulator.compliance_cost
                           if model.regulator.would_regulate(candidate, trends.algo_eff) else 0.0)
-            profit = projected_step_profit(model.markets, lab.lab_id, raw, eoom, k_grid, hints, context)
+            profit = projected_step_profit(model.markets, lab.lab_id, raw, eoom, k_grid, hints, context,
+                                           lab.k_index)
             options.append(TrainingOption(multiple, ida_multiple, raw, ida_flop, eoom, cycle * profit, cost,
                                           compliance))
     return options
