@@ -186,14 +186,17 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
 
 @njit(cache=True)
 def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
-    """Newton's method on the single-offer logit first-order condition (D3), in the markup m = p - c:
+    """Safeguarded Newton's method on the single-offer logit first-order condition (D3), in the
+    markup m = p - c:
 
-        F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i) = 0,
+        F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i) = d profit / d m  (per task),
         F'(m) = -sum_i a_i (2 - m (1 - 2 P_i) / mu_i),  a_i = P_i (1 - P_i) / mu_i,
 
-    with ``P_i = 1 / (1 + exp(R_i - z_i))`` (one exp per user). Where the Newton step is not a
-    descent step or leaves m > 0 it takes the zeta step ``(S + Gamma m) / Lambda`` instead. The step
-    is damped by ``damping`` in (0, 1].
+    with ``P_i = 1 / (1 + exp(R_i - z_i))`` (one exp per user). With heterogeneous users profit need
+    not be concave in m, so the root is kept in a bracket [lo, hi] with F(lo) > 0 > F(hi) (F(0) =
+    sum P > 0): a sign change from + to - is a local profit maximum. The Newton step (damped by
+    ``damping`` in (0, 1]) is taken when it falls inside the bracket; otherwise the markup doubles
+    while no upper end is known, and the bracket is bisected once it is.
     Returns (markup, iterations, mean share) with iterations = -1 if not converged.
     """
     n = value.shape[0]
@@ -204,12 +207,12 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
         bonus = switching[i] if is_provider[i] else 0.0
         base[i] = rival[i] - (value[i] * quality - cost + bonus) * inv_mu[i]
     m = markup
+    lo = 0.0
+    hi = math.inf
     for it in range(max_iter):
         f = 0.0
         slope = 0.0
         sold = 0.0
-        lam = 0.0
-        gam = 0.0
         for i in range(n):
             d = base[i] + m * inv_mu[i]
             if d >= 0.0:
@@ -221,15 +224,15 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
             sold += p
-            lam += p * inv_mu[i]
-            gam += p * p * inv_mu[i]
-        if sold < NEGLIGIBLE_SHARE * n:
+        if sold < NEGLIGIBLE_SHARE * n or f == 0.0:
             return m, it + 1, _mean_logistic(base, inv_mu, m)
-        zeta = (sold + gam * m) / lam
-        new = m - f / slope if slope < 0.0 else zeta
-        if not (new > 0.0 and math.isfinite(new)):
-            new = zeta
-        new = m + damping * (new - m)
+        if f > 0.0:
+            lo = m
+        else:
+            hi = m
+        new = m + damping * (-f / slope) if slope < 0.0 else math.nan
+        if not (lo < new < hi):
+            new = 2.0 * m if hi == math.inf else 0.5 * (lo + hi)
         if abs(new - m) <= tol * abs(cost + new):
             return new, it + 1, _mean_logistic(base, inv_mu, new)
         m = new
@@ -264,7 +267,7 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
     whose fixed point is ``S_o - Lambda_o m_o + sum_o' Gamma_oo' m_o' = 0``; for one offer this is
     ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (MODEL.md §7), and with homogeneous users
     ``p - c = mu / (1 - sum of the lab's shares)``. The step is damped by ``damping`` in (0, 1].
-    A single offer (one tier) is solved by Newton's method instead (:func:`_single_offer_newton`).
+    A single offer (one tier) is solved by safeguarded Newton instead (:func:`_single_offer_newton`).
     An offer whose mean share is below ``NEGLIGIBLE_SHARE`` sells (almost) nothing at any nearby
     price, so its markup does not affect profit and is left out of the convergence test.
     Stops when every price moves by less than ``tol`` relative. Writes prices and mean shares;

@@ -93,12 +93,13 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
 
 
 def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, m, tol, max_iter, damping):
-    """Newton on F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i), zeta step where Newton is unsafe."""
+    """Newton on F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i) kept in a bracket F(lo) > 0 > F(hi)."""
     inv_mu = [1.0 / x for x in mu]
     base = [rival[i] - (value[i] * quality - cost + (switching[i] if is_provider[i] else 0.0)) * inv_mu[i]
             for i in range(len(value))]
+    lo, hi = 0.0, math.inf
     for it in range(max_iter):
-        f = slope = sold = lam = gam = 0.0
+        f = slope = sold = 0.0
         for i in range(len(value)):
             d = base[i] + m * inv_mu[i]  # = R_i - z_i
             p = math.exp(-d) / (1.0 + math.exp(-d)) if d >= 0 else 1.0 / (1.0 + math.exp(d))
@@ -106,15 +107,15 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
             sold += p
-            lam += p * inv_mu[i]
-            gam += p * p * inv_mu[i]
-        if sold < 1e-12 * len(value):
+        if sold < 1e-12 * len(value) or f == 0.0:
             return m, it + 1
-        zeta = (sold + gam * m) / lam
-        new = m - f / slope if slope < 0 else zeta
-        if not (new > 0 and math.isfinite(new)):
-            new = zeta
-        new = m + damping * (new - m)
+        if f > 0:
+            lo = m
+        else:
+            hi = m
+        new = m + damping * (-f / slope) if slope < 0 else math.nan
+        if not (lo < new < hi):
+            new = 2.0 * m if hi == math.inf else 0.5 * (lo + hi)
         if abs(new - m) <= tol * abs(cost + new):
             return new, it + 1
         m = new

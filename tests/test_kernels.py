@@ -4,6 +4,7 @@ and the price kernel satisfies closed forms of the logit Bertrand model."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,3 +169,26 @@ def test_best_response_is_a_profit_maximum():
     best = profit(prices[0])
     for factor in (0.9, 0.99, 0.999, 1.001, 1.01, 1.1):
         assert profit(prices[0] * factor) < best
+
+
+def test_price_solver_converges_where_profit_is_not_concave():
+    """A market from a default-scenario run (step 16, an entrant on chat, value_sigma 1.4) where the
+    first-order condition's slope is positive at the warm start: the bracketed Newton solver must still
+    converge, to a local profit maximum (F changes sign from + to -)."""
+    data = np.load(Path(__file__).parent / "data" / "nonconcave_price.npz")
+    args = [data[k] for k in ("value", "mu", "switching", "is_provider", "rival", "quality", "cost", "price_init")]
+    prices, shares, iterations = kernels.best_response_prices(*args)
+    assert 0 < iterations < 50
+    value, mu, switching, is_provider, rival, quality, cost, _ = args
+
+    def profit(p):
+        z = (value * quality[0] - p + np.where(is_provider, switching, 0.0)) / mu
+        return (p - cost[0]) * np.mean(1.0 / (1.0 + np.exp(rival - z)))
+
+    best = profit(prices[0])
+    assert best > 0
+    for factor in (0.99, 0.999, 1.001, 1.01):
+        assert profit(cost[0] + (prices[0] - cost[0]) * factor) < best
+    ref_prices, _, ref_iterations = reference.best_response_prices(*[a.tolist() if a.ndim else a for a in args])
+    assert ref_iterations == iterations
+    np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
