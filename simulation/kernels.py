@@ -231,6 +231,8 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
         else:
             hi = m
         new = m + damping * (-f / slope) if slope < 0.0 else math.nan
+        if abs(new - m) <= tol * abs(cost + new):  # a converged Newton step (False for nan)
+            return new, it + 1, _mean_logistic(base, inv_mu, new)
         if not (lo < new < hi):
             new = 2.0 * m if hi == math.inf else 0.5 * (lo + hi)
         if abs(new - m) <= tol * abs(cost + new):

@@ -114,6 +114,8 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
         else:
             hi = m
         new = m + damping * (-f / slope) if slope < 0 else math.nan
+        if abs(new - m) <= tol * abs(cost + new):
+            return new, it + 1
         if not (lo < new < hi):
             new = 2.0 * m if hi == math.inf else 0.5 * (lo + hi)
         if abs(new - m) <= tol * abs(cost + new):
