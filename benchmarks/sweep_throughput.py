@@ -66,9 +66,9 @@ def machine_efficiency(n: int = 20_000_000) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=16, help="runs per measurement (default 16)")
+    parser.add_argument("--runs", type=int, default=40, help="runs per measurement (default 40)")
     parser.add_argument("--users", type=int, default=2000, help="users.count (default 2000)")
-    parser.add_argument("--steps", type=int, default=8, help="steps per run (default 8)")
+    parser.add_argument("--steps", type=int, default=20, help="steps per run (default 20)")
     args = parser.parse_args()
 
     import experiments
