@@ -83,9 +83,13 @@ class TaskMarket:
             np.concatenate([self.price[keep], candidate.price]),
         )
 
-    def remove_lab(self, lab_id: int) -> None:
-        keep = self.owner != lab_id
-        self.set_offers(self.owner[keep], self.k[keep], self.eoom[keep], self.cost[keep], self.price[keep])
+    def opening_offer(self, raw_flop: float, eoom_pre: float, k: float) -> Candidate:
+        """An offer before any best response: multiplier ``k`` priced at marginal cost plus the users'
+        mean logit scale (the markup of a small firm facing homogeneous users)."""
+        eoom = np.array([self.deployed_eoom(eoom_pre, k)])
+        cost = np.array([self.unit_cost(raw_flop, k)])
+        return Candidate((float(k),), eoom, self.success(eoom), cost, cost + float(np.mean(self.users.mu)),
+                         np.zeros(1), 0.0, 0)
 
     # -- laws on this task type ------------------------------------------------------------------------
     def success(self, eoom: np.ndarray) -> np.ndarray:

@@ -180,16 +180,15 @@ class MarketModel(mesa.Model):
             market = TaskMarket(task, self.users.of_task(index), float(self.trends.tasks_per_step[index]),
                                 self.trends.inference_fpd, s.labs.price_tolerance, s.labs.price_iterations)
             owner, ks, eoom, cost, price = [], [], [], [], []
-            for lab in self.labs:
-                current = lab.offers.get(index)
-                lab_ks = current.k if current is not None else (lab.fixed_k.get(task.name, 1.0),)
-                for tier, k in enumerate(lab_ks):
-                    c = market.unit_cost(lab.deployed.raw_flop, k)
+            for lab in self.labs:  # offers repriced at this step's costs and the lab's deployed model
+                current = lab.offers.get(index) or market.opening_offer(
+                    lab.deployed.raw_flop, lab.deployed.eoom_pre, lab.fixed_k.get(task.name, 1.0))
+                for tier, k in enumerate(current.k):
                     owner.append(lab.lab_id)
                     ks.append(k)
                     eoom.append(market.deployed_eoom(lab.deployed.eoom_pre, k))
-                    cost.append(c)
-                    price.append(current.price[tier] if current is not None else c + float(np.mean(market.users.mu)))
+                    cost.append(market.unit_cost(lab.deployed.raw_flop, k))
+                    price.append(current.price[tier])
             self_host = self._self_host_offer(market)
             if self_host is not None:
                 owner.append(SELF_HOST)
@@ -268,12 +267,8 @@ class MarketModel(mesa.Model):
         ledger.training += cost
         ledger.compliance += self.regulator.compliance_cost if trained.regulated else 0.0
         self.entries += 1
-        for index, market in enumerate(self.markets):  # enter with a neutral offer; best responses follow
-            k = 1.0
-            c = market.unit_cost(raw, k)
-            e = market.deployed_eoom(eoom, k)
-            offer = Candidate((k,), np.array([e]), market.success(np.array([e])), np.array([c]),
-                              np.array([c + float(np.mean(market.users.mu))]), np.zeros(1), 0.0, 0)
+        for index, market in enumerate(self.markets):  # enter at k = 1; best responses follow
+            offer = market.opening_offer(raw, eoom, 1.0)
             market.replace_lab_offers(lab.lab_id, offer)
             lab.offers[index] = offer
 
