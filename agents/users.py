@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.scenario import Scenario
+from simulation.scenario import Scenario, task_user_counts
 
 
 @dataclass
@@ -38,9 +38,8 @@ class UserPopulation:
     def __init__(self, scenario: Scenario, rng: np.random.Generator):
         cfg = scenario.users
         n_tasks = len(scenario.tasks)
-        mix = np.asarray(cfg.task_mix if cfg.task_mix is not None else [1.0 / n_tasks] * n_tasks)
-        counts = np.floor(mix * cfg.count).astype(np.int64)
-        counts[np.argmax(mix)] += cfg.count - counts.sum()  # the remainder goes to the largest type
+        mix = cfg.task_mix if cfg.task_mix is not None else [1.0 / n_tasks] * n_tasks
+        counts = np.array(task_user_counts(cfg.count, mix), dtype=np.int64)
         self.counts = counts
         self.bounds = np.concatenate([[0], np.cumsum(counts)])
         self.task = np.repeat(np.arange(n_tasks), counts)

@@ -260,16 +260,16 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
                   damping, out_price, out_share):
     """Bertrand best-response prices of one lab's ``t`` offers against fixed rivals.
 
-    Solves the multi-product logit first-order conditions (D3 of docs/ODD.md) by the zeta fixed
-    point of Morrow and Skerlos (2011), with markups ``m = p - c``:
+    Solves the multi-product logit first-order conditions (D3 of docs/ODD.md) in the markups
+    ``m = p - c``:
 
-        m_o <- (sum_o' Gamma_oo' m_o' + S_o) / Lambda_o,
+        S_o - Lambda_o m_o + sum_o' Gamma_oo' m_o' = 0,
         S_o = sum_i P_io,  Lambda_o = sum_i P_io / mu_i,  Gamma_oo' = sum_i P_io P_io' / mu_i,
 
-    whose fixed point is ``S_o - Lambda_o m_o + sum_o' Gamma_oo' m_o' = 0``; for one offer this is
-    ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (MODEL.md §7), and with homogeneous users
-    ``p - c = mu / (1 - sum of the lab's shares)``. The step is damped by ``damping`` in (0, 1].
-    A single offer (one tier) is solved by safeguarded Newton instead (:func:`_single_offer_newton`).
+    for one offer ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (MODEL.md §7), and with
+    homogeneous users ``p - c = mu / (1 - sum of the lab's shares)``. One offer: bracketed Newton
+    (:func:`_single_offer_newton`); several: Newton with backtracking on profit, falling back to the
+    zeta step of Morrow and Skerlos (2011) (:func:`_multi_offer_newton`). Steps start at ``damping``.
     An offer whose mean share is below ``NEGLIGIBLE_SHARE`` sells (almost) nothing at any nearby
     price, so its markup does not affect profit and is left out of the convergence test.
     Stops when every price moves by less than ``tol`` relative. Writes prices and mean shares;
@@ -278,10 +278,6 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
     n = value.shape[0]
     t = quality.shape[0]
     markup = np.empty(t)
-    new_markup = np.empty(t)
-    lam = np.empty(t)
-    sold = np.empty(t)
-    gamma = np.empty((t, t))
     mean_mu = 0.0
     for i in range(n):
         mean_mu += mu[i]
@@ -296,38 +292,8 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
         out_price[0] = cost[0] + markup[0]
         return iterations
     prob = np.empty((n, t))
-    iterations = NOT_CONVERGED
-    for it in range(max_iter):
-        _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob)
-        for o in range(t):
-            lam[o] = 0.0
-            sold[o] = 0.0
-            for o2 in range(t):
-                gamma[o, o2] = 0.0
-        for i in range(n):
-            inv_mu = 1.0 / mu[i]
-            for o in range(t):
-                sold[o] += prob[i, o]
-                lam[o] += prob[i, o] * inv_mu
-                for o2 in range(t):
-                    gamma[o, o2] += prob[i, o] * prob[i, o2] * inv_mu
-        converged = True
-        for o in range(t):
-            if sold[o] > 0.0:
-                zeta = sold[o]
-                for o2 in range(t):
-                    zeta += gamma[o, o2] * markup[o2]
-                zeta /= lam[o]
-            else:  # nobody buys this offer at any price near here: keep a neutral markup
-                zeta = mean_mu
-            new_markup[o] = markup[o] + damping * (zeta - markup[o])
-            if sold[o] >= NEGLIGIBLE_SHARE * n and abs(new_markup[o] - markup[o]) > tol * abs(cost[o] + new_markup[o]):
-                converged = False
-        for o in range(t):
-            markup[o] = new_markup[o]
-        if converged:
-            iterations = it + 1
-            break
+    iterations = _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol,
+                                     max_iter, damping, prob)
     _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob)
     for o in range(t):
         out_price[o] = cost[o] + markup[o]
@@ -336,6 +302,151 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
             share += prob[i, o]
         out_share[o] = share / n
     return iterations
+
+
+@njit(cache=True)
+def _cholesky_solve(a, b, x):
+    """x = a^-1 b for a symmetric positive definite ``a`` by Cholesky (``a`` is overwritten by its
+    factor); returns False when ``a`` is not positive definite. Written out so that the reference can
+    repeat it operation by operation."""
+    t = b.shape[0]
+    for j in range(t):
+        diagonal = a[j, j]
+        for k in range(j):
+            diagonal -= a[j, k] * a[j, k]
+        if not diagonal > 0.0:
+            return False
+        a[j, j] = math.sqrt(diagonal)
+        for i in range(j + 1, t):
+            total = a[i, j]
+            for k in range(j):
+                total -= a[i, k] * a[j, k]
+            a[i, j] = total / a[j, j]
+    for i in range(t):  # forward: L y = b
+        total = b[i]
+        for k in range(i):
+            total -= a[i, k] * x[k]
+        x[i] = total / a[i, i]
+    for i in range(t - 1, -1, -1):  # backward: L' x = y
+        total = x[i]
+        for k in range(i + 1, t):
+            total -= a[k, i] * x[k]
+        x[i] = total / a[i, i]
+    return True
+
+
+@njit(cache=True)
+def _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup, prob, grad, hess):
+    """Profit per user-task ``pi(m) = mean_i M_i`` with ``M_i = sum_o m_o P_io``, its gradient and Hessian:
+
+        g_o = sum_i P_io (1 - (m_o - M_i) / mu_i)                              (D3, = 0 at the optimum)
+        H_oq = sum_i [ -P_io (d_oq - P_iq) / mu_i * (1 - (m_o - M_i) / mu_i)
+                       + P_io / mu_i * (-d_oq + P_iq (1 - (m_q - M_i) / mu_i)) ].
+
+    ``prob`` receives P_io, ``grad`` and ``hess`` the derivatives; returns the profit."""
+    n = value.shape[0]
+    t = quality.shape[0]
+    _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob)
+    profit = 0.0
+    for o in range(t):
+        grad[o] = 0.0
+        for q in range(t):
+            hess[o, q] = 0.0
+    for i in range(n):
+        inv_mu = 1.0 / mu[i]
+        big_m = 0.0
+        for o in range(t):
+            big_m += markup[o] * prob[i, o]
+        profit += big_m
+        for o in range(t):
+            keep_o = 1.0 - (markup[o] - big_m) * inv_mu
+            grad[o] += prob[i, o] * keep_o
+            for q in range(t):
+                delta = 1.0 if o == q else 0.0
+                keep_q = 1.0 - (markup[q] - big_m) * inv_mu
+                hess[o, q] += (-prob[i, o] * (delta - prob[i, q]) * inv_mu * keep_o
+                               + prob[i, o] * inv_mu * (-delta + prob[i, q] * keep_q))
+    return profit / n
+
+
+@njit(cache=True)
+def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping,
+                        prob):
+    """Newton's method with a Levenberg-Marquardt shift and backtracking on a lab's profit in the
+    markups of its ``t`` offers (D3): the step solves ``(-H + lam |diag H|) d = g`` with the smallest
+    ``lam`` (0, else growing from 1e-6) that makes the matrix positive definite, and
+    is halved from ``damping`` until the markups stay positive and profit does not fall. Offers with a
+    negligible share are held fixed. Updates ``markup`` in place; returns iterations or -1."""
+    n = value.shape[0]
+    t = quality.shape[0]
+    grad = np.empty(t)
+    hess = np.empty((t, t))
+    step = np.empty(t)
+    trial = np.empty(t)
+    trial_grad = np.empty(t)
+    trial_hess = np.empty((t, t))
+    trial_prob = np.empty((n, t))
+    system = np.empty((t, t))
+    rhs = np.empty(t)
+    active = np.empty(t, dtype=np.bool_)
+    profit = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup, prob, grad, hess)
+    for it in range(max_iter):
+        for o in range(t):
+            share = 0.0
+            for i in range(n):
+                share += prob[i, o]
+            active[o] = share >= NEGLIGIBLE_SHARE * n
+        # Levenberg-Marquardt: the smallest shift lam >= 0 that makes -H + lam |diag H| positive
+        # definite, so that the step solves (-H + lam |diag H|) d = g and is an ascent direction even
+        # where profit is not concave (lam = 0 is the Newton step); the diagonal scaling gives each
+        # offer a step on the scale of its own curvature, however small its share.
+        shift = 0.0
+        for _ in range(80):
+            for o in range(t):
+                rhs[o] = grad[o] if active[o] else 0.0
+                for q in range(t):
+                    if active[o] and active[q]:
+                        system[o, q] = -hess[o, q] + (shift * max(abs(hess[o, o]), 1e-300) if o == q else 0.0)
+                    else:
+                        system[o, q] = 1.0 if o == q else 0.0
+            if _cholesky_solve(system, rhs, step):
+                break
+            shift = 4.0 * shift if shift > 0.0 else 1e-6
+        alpha = damping
+        accepted = False
+        for _ in range(60):
+            positive = True
+            for o in range(t):
+                trial[o] = markup[o] + alpha * step[o]
+                if not trial[o] > 0.0:
+                    positive = False
+            if positive:
+                trial_profit = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, trial,
+                                                 trial_prob, trial_grad, trial_hess)
+                finite = math.isfinite(trial_profit)
+                for o in range(t):
+                    finite = finite and math.isfinite(trial_grad[o])
+                    for q in range(t):
+                        finite = finite and math.isfinite(trial_hess[o, q])
+                if finite and trial_profit >= profit * (1.0 - 1e-15):
+                    accepted = True
+                    break
+            alpha *= 0.5
+        if not accepted:
+            return it + 1  # no ascent left at machine precision: a local maximum
+        converged = True
+        for o in range(t):
+            if active[o] and abs(trial[o] - markup[o]) > tol * abs(cost[o] + trial[o]):
+                converged = False
+            markup[o] = trial[o]
+            grad[o] = trial_grad[o]
+            for q in range(t):
+                hess[o, q] = trial_hess[o, q]
+        prob[:, :] = trial_prob
+        profit = trial_profit
+        if converged:
+            return it + 1
+    return NOT_CONVERGED
 
 
 def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,

@@ -102,7 +102,8 @@ class Recorder:
             task = market.task
             quantity = outcome[index]["quantity"]
             sold = market.owner != SELF_HOST
-            row[f"frontier_eoom_{task.name}"] = float(np.max(market.eoom[sold])) if np.any(sold) else None
+            surviving = np.isin(market.owner, [lab.lab_id for lab in model.labs])
+            row[f"frontier_eoom_{task.name}"] = float(np.max(market.eoom[surviving])) if np.any(surviving) else None
             row[f"price_{task.name}"] = weighted_mean(market.price[sold], quantity[sold])
             row[f"k_{task.name}"] = weighted_mean(market.k[sold], quantity[sold])
             row[f"outside_share_{task.name}"] = outcome[index]["outside_share"]

@@ -238,7 +238,7 @@ class MarketModel(mesa.Model):
         cycle = s.labs.model_cycle
         options = []
         open_model = self.best_open_model
-        if open_model is not None:
+        if open_model is not None and cfg.cash >= cfg.cost:
             profit = projected_step_profit(self.markets, PROSPECTIVE_ENTRANT, open_model.raw_flop,
                                            open_model.eoom_pre, self.k_grid, context=f"step {self.step_index}, entrant")
             options.append((cycle * (profit - s.labs.opex), open_model.raw_flop, open_model.eoom_pre, 0.0,

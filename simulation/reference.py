@@ -137,39 +137,111 @@ def best_response_prices(value, mu, switching, is_provider, rival, quality, cost
 
 def _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, price_init, tol, max_iter,
                        damping):
-    """The zeta fixed point m_o <- (sum_o' Gamma_oo' m_o' + S_o) / Lambda_o, in plain Python."""
     n, t = len(value), len(quality)
     mean_mu = sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
-    iterations = -1
     if t == 1:
         markup[0], iterations = _single_offer_newton(value, mu, switching, is_provider, rival, quality[0], cost[0],
                                                      markup[0], tol, max_iter, damping)
-    for it in range(max_iter if t > 1 else 0):
-        prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
-        sold = [sum(prob[i][o] for i in range(n)) for o in range(t)]
-        inv_mu = [1.0 / x for x in mu]
-        lam = [sum(prob[i][o] * inv_mu[i] for i in range(n)) for o in range(t)]
-        gamma = [[sum(prob[i][o] * prob[i][o2] * inv_mu[i] for i in range(n)) for o2 in range(t)] for o in range(t)]
-        new = []
-        for o in range(t):
-            zeta = mean_mu
-            if sold[o] > 0:
-                zeta = sold[o]
-                for o2 in range(t):
-                    zeta += gamma[o][o2] * markup[o2]
-                zeta /= lam[o]
-            new.append(markup[o] + damping * (zeta - markup[o]))
-        converged = all(sold[o] < 1e-12 * n or abs(new[o] - markup[o]) <= tol * abs(cost[o] + new[o])
-                        for o in range(t))
-        markup = new
-        if converged:
-            iterations = it + 1
-            break
+    else:
+        iterations = _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol,
+                                         max_iter, damping)
     prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
     prices = [cost[o] + markup[o] for o in range(t)]
     shares = [sum(prob[i][o] for i in range(n)) / n for o in range(t)]
     return prices, shares, iterations
+
+
+def _cholesky_solve(a, b):
+    """Cholesky solve of a symmetric positive definite system, as the kernel does it; None if not PD."""
+    t = len(b)
+    a = [row[:] for row in a]
+    for j in range(t):
+        diagonal = a[j][j]
+        for k in range(j):
+            diagonal -= a[j][k] * a[j][k]
+        if not diagonal > 0.0:
+            return None
+        a[j][j] = math.sqrt(diagonal)
+        for i in range(j + 1, t):
+            total = a[i][j]
+            for k in range(j):
+                total -= a[i][k] * a[j][k]
+            a[i][j] = total / a[j][j]
+    x = [0.0] * t
+    for i in range(t):
+        total = b[i]
+        for k in range(i):
+            total -= a[i][k] * x[k]
+        x[i] = total / a[i][i]
+    for i in range(t - 1, -1, -1):
+        total = x[i]
+        for k in range(i + 1, t):
+            total -= a[k][i] * x[k]
+        x[i] = total / a[i][i]
+    return x
+
+
+def _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup):
+    """Profit mean_i M_i, its gradient g_o and Hessian H_oq in the markups (see the kernel)."""
+    n, t = len(value), len(quality)
+    prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
+    profit = 0.0
+    grad = [0.0] * t
+    hess = [[0.0] * t for _ in range(t)]
+    for i in range(n):
+        inv_mu = 1.0 / mu[i]
+        big_m = 0.0
+        for o in range(t):
+            big_m += markup[o] * prob[i][o]
+        profit += big_m
+        for o in range(t):
+            keep_o = 1.0 - (markup[o] - big_m) * inv_mu
+            grad[o] += prob[i][o] * keep_o
+            for q in range(t):
+                delta = 1.0 if o == q else 0.0
+                keep_q = 1.0 - (markup[q] - big_m) * inv_mu
+                hess[o][q] += (-prob[i][o] * (delta - prob[i][q]) * inv_mu * keep_o
+                               + prob[i][o] * inv_mu * (-delta + prob[i][q] * keep_q))
+    return profit / n, grad, hess, prob
+
+
+def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
+    """Newton with a Levenberg-Marquardt shift and backtracking on profit (see the kernel)."""
+    n, t = len(value), len(quality)
+    profit, grad, hess, prob = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup)
+    for it in range(max_iter):
+        active = [sum(prob[i][o] for i in range(n)) >= 1e-12 * n for o in range(t)]
+        shift = 0.0
+        for _ in range(80):
+            rhs = [grad[o] if active[o] else 0.0 for o in range(t)]
+            system = [[(-hess[o][q] + (shift * max(abs(hess[o][o]), 1e-300) if o == q else 0.0))
+                       if (active[o] and active[q]) else (1.0 if o == q else 0.0) for q in range(t)]
+                      for o in range(t)]
+            step = _cholesky_solve(system, rhs)
+            if step is not None:
+                break
+            shift = 4.0 * shift if shift > 0.0 else 1e-6
+        alpha = damping
+        accepted = None
+        for _ in range(60):
+            trial = [markup[o] + alpha * step[o] for o in range(t)]
+            if all(x > 0.0 for x in trial):
+                result = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, trial)
+                finite = all(math.isfinite(x) for x in [result[0], *result[1], *(h for row in result[2] for h in row)])
+                if finite and result[0] >= profit * (1.0 - 1e-15):
+                    accepted = result
+                    break
+            alpha *= 0.5
+        if accepted is None:
+            return it + 1
+        converged = all(not active[o] or abs(trial[o] - markup[o]) <= tol * abs(cost[o] + trial[o])
+                        for o in range(t))
+        markup[:] = trial
+        profit, grad, hess, prob = accepted
+        if converged:
+            return it + 1
+    return -1
 
 
 def sample_providers(prob, uniform, owner):

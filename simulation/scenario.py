@@ -9,6 +9,7 @@ Section numbers (``MODEL.md §n``) refer to the economic specification, mirrored
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,7 +35,7 @@ class RunSettings(_Section):
 class TimeSettings(_Section):
     """Calendar (MODEL.md §2)."""
 
-    start_year: float = Field(2025.0, description="calendar year of step 0 [year]")
+    start_year: float = Field(2025.0, ge=1950, le=2200, description="calendar year of step 0 [year]")
     step_years: float = Field(0.25, gt=0, le=10, description="length of one step [years]")
 
 
@@ -128,7 +129,7 @@ class LabEntry(_Section):
     open_weights: bool = Field(False, description="whether the lab releases its weights")
     strategy: Strategy = Field("optimise", description="name of a registered lab strategy")
     trained_year: float | None = Field(
-        None, description="calendar year the current model was trained (default: start year)"
+        None, ge=1950, le=2200, description="calendar year the current model was trained (default: start year)"
     )
     k: dict[str, float] = Field(default_factory=dict, description="fixed inference multiplier per task type")
 
@@ -212,6 +213,13 @@ class IdaSettings(_Section):
         default_factory=lambda: [0.0, 1.0, 10.0], description="candidate C_ida as multiples of C_raw"
     )
 
+    @field_validator("multiples")
+    @classmethod
+    def _multiples_non_empty(cls, multiples: list[float]) -> list[float]:
+        if not multiples or any(m < 0 for m in multiples):
+            raise ValueError("must be a non-empty list of non-negative multiples (0 = a model without IDA)")
+        return multiples
+
 
 class RegulatorSettings(_Section):
     """Compute-threshold regulation (MODEL.md §8)."""
@@ -226,6 +234,13 @@ class RegulatorSettings(_Section):
     delay_steps: int = Field(1, ge=0, description="release delay of a regulated model [steps]")
     capability_level: float = Field(0.5, ge=0, le=1, description="success probability that triggers regulation")
     count_ida_compute: bool = Field(True, description="count IDA inference compute as training compute")
+
+
+def task_user_counts(count: int, mix: list[float]) -> list[int]:
+    """Users per task type: ``floor(mix * count)``, the remainder going to the largest share."""
+    counts = [int(math.floor(share * count)) for share in mix]
+    counts[max(range(len(mix)), key=lambda j: mix[j])] += count - sum(counts)
+    return counts
 
 
 class Scenario(_Section):
@@ -254,8 +269,11 @@ class Scenario(_Section):
         mix = self.users.task_mix
         if mix is not None and len(mix) != len(names):
             raise ValueError(f"users.task_mix: must have one share per task type ({len(names)})")
-        if self.users.count < len(names):
-            raise ValueError(f"users.count: must be at least the number of task types ({len(names)})")
+        counts = task_user_counts(self.users.count, mix if mix is not None else [1.0 / len(names)] * len(names))
+        empty = [name for name, c in zip(names, counts, strict=True) if c == 0]
+        if empty:
+            raise ValueError(f"users.task_mix: every task type needs at least one of the users.count = "
+                             f"{self.users.count} users ('{empty[0]}' gets none)")
         for lab in self.labs.roster:
             unknown = sorted(set(lab.k) - set(names))
             if unknown:
