@@ -196,7 +196,9 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
     not be concave in m, so the root is kept in a bracket [lo, hi] with F(lo) > 0 > F(hi) (F(0) =
     sum P > 0): a sign change from + to - is a local profit maximum. The Newton step (damped by
     ``damping`` in (0, 1]) is taken when it falls inside the bracket; otherwise the markup doubles
-    while no upper end is known, and the bracket is bisected once it is.
+    while no upper end is known, and the bracket is bisected once it is. A markup at which the offer
+    sells nothing (mean share below ``NEGLIGIBLE_SHARE``) is an upper end once a selling markup is
+    known; an offer that sells nothing at its starting markup is left there.
     Returns (markup, iterations, mean share) with iterations = -1 if not converged.
     """
     n = value.shape[0]
@@ -224,11 +226,12 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
             sold += p
-        if sold < NEGLIGIBLE_SHARE * n or f == 0.0:
-            return m, it + 1, _mean_logistic(base, inv_mu, m)
-        if f > 0.0:
+        selling = sold >= NEGLIGIBLE_SHARE * n
+        if (selling and f == 0.0) or (not selling and lo == 0.0):
+            return m, it + 1, _mean_logistic(base, inv_mu, m)  # optimal, or sells nothing from the start
+        if f > 0.0 and selling:
             lo = m
-        else:
+        else:  # past the peak, or overshot into markups at which nobody buys
             hi = m
         new = m + damping * (-f / slope) if slope < 0.0 else math.nan
         if abs(new - m) <= tol * abs(cost + new):  # a converged Newton step (False for nan)
@@ -239,6 +242,80 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
             return new, it + 1, _mean_logistic(base, inv_mu, new)
         m = new
     return m, NOT_CONVERGED, _mean_logistic(base, inv_mu, m)
+
+
+GLOBAL_GRID_POINTS = 32  # markups scanned for a better local maximum after Newton converges
+GLOBAL_SCAN_USERS = 128  # users (every stride-th) on which the scan evaluates profit
+PEAK_TOLERANCE = 0.7  # another peak of the scan at least this share of the solution's profit is solved too
+
+
+@njit(cache=True)
+def _scan_profit(value, mu, switching, is_provider, rival, quality, cost, markup, stride):
+    """Profit per task ``m * mean P(m)`` on every ``stride``-th user (the global scan's yardstick)."""
+    total = 0.0
+    count = 0
+    for i in range(0, value.shape[0], stride):
+        bonus = switching[i] if is_provider[i] else 0.0
+        d = rival[i] - (value[i] * quality - cost + bonus - markup) / mu[i]
+        if d >= 0.0:
+            e = math.exp(-d)
+            total += e / (1.0 + e)
+        else:
+            total += 1.0 / (1.0 + math.exp(d))
+        count += 1
+    return markup * total / count
+
+
+@njit(cache=True)
+def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
+    """The single-offer best response, global over the peaks of profit in the markup (D3).
+
+    With heterogeneous users profit can have several peaks in the markup (a low price for the mass
+    market, a high one for the users who value the task most); Newton finds the one near its start.
+    Once it has converged, profit is scanned on ``GLOBAL_GRID_POINTS`` markups log-spaced from
+    ``min(mu) / 4`` to ``20 max(mu)`` over a subsample of users. Newton restarts from every other
+    peak of the scan (a grid point above both neighbours, not next to the solution) whose profit is
+    at least ``PEAK_TOLERANCE`` of the solution's on the subsample, and the most profitable solution
+    on all users is kept. Returns (markup, iterations of all solves, mean share), -1 if any failed.
+    """
+    m, iterations, share = _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup,
+                                                tol, max_iter, damping)
+    if iterations == NOT_CONVERGED:
+        return m, iterations, share
+    n = value.shape[0]
+    stride = max(1, n // GLOBAL_SCAN_USERS)
+    low = mu[0]
+    high = mu[0]
+    for i in range(0, n, stride):
+        low = min(low, mu[i])
+        high = max(high, mu[i])
+    low *= 0.25
+    high *= 20.0
+    grid = np.empty(GLOBAL_GRID_POINTS)
+    scan = np.empty(GLOBAL_GRID_POINTS)
+    nearest = 0
+    for g in range(GLOBAL_GRID_POINTS):
+        grid[g] = low * (high / low) ** (g / (GLOBAL_GRID_POINTS - 1))
+        scan[g] = _scan_profit(value, mu, switching, is_provider, rival, quality, cost, grid[g], stride)
+        if abs(math.log(grid[g] / m)) < abs(math.log(grid[nearest] / m)):
+            nearest = g
+    at_solution = _scan_profit(value, mu, switching, is_provider, rival, quality, cost, m, stride)
+    best_m, best_share, best_profit = m, share, m * share
+    for g in range(GLOBAL_GRID_POINTS):
+        left = scan[g - 1] if g > 0 else -1.0
+        right = scan[g + 1] if g < GLOBAL_GRID_POINTS - 1 else -1.0
+        if abs(g - nearest) <= 1 or not (scan[g] > left and scan[g] >= right):
+            continue
+        if not scan[g] >= PEAK_TOLERANCE * at_solution:
+            continue
+        m2, iterations2, share2 = _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost,
+                                                       grid[g], tol, max_iter, damping)
+        if iterations2 == NOT_CONVERGED:
+            return m2, iterations2, share2
+        iterations += iterations2
+        if m2 * share2 > best_profit:
+            best_m, best_share, best_profit = m2, share2, m2 * share2
+    return best_m, iterations, best_share
 
 
 @njit(cache=True)
@@ -287,7 +364,7 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
         if not markup[o] > 0.0:
             markup[o] = mean_mu
     if t == 1:
-        markup[0], iterations, out_share[0] = _single_offer_newton(
+        markup[0], iterations, out_share[0] = _best_single_offer(
             value, mu, switching, is_provider, rival, quality[0], cost[0], markup[0], tol, max_iter, damping)
         out_price[0] = cost[0] + markup[0]
         return iterations

@@ -107,9 +107,10 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
             sold += p
-        if sold < 1e-12 * len(value) or f == 0.0:
+        selling = sold >= 1e-12 * len(value)
+        if (selling and f == 0.0) or (not selling and lo == 0.0):
             return m, it + 1
-        if f > 0:
+        if f > 0 and selling:
             lo = m
         else:
             hi = m
@@ -135,14 +136,67 @@ def best_response_prices(value, mu, switching, is_provider, rival, quality, cost
     return result
 
 
+def _scan_profit(value, mu, switching, is_provider, rival, quality, cost, markup, stride):
+    total, count = 0.0, 0
+    for i in range(0, len(value), stride):
+        bonus = switching[i] if is_provider[i] else 0.0
+        d = rival[i] - (value[i] * quality - cost + bonus - markup) / mu[i]
+        total += math.exp(-d) / (1.0 + math.exp(-d)) if d >= 0 else 1.0 / (1.0 + math.exp(d))
+        count += 1
+    return markup * total / count
+
+
+def _mean_share(value, mu, switching, is_provider, rival, quality, cost, markup):
+    prob = _own_probabilities(value, mu, switching, is_provider, rival, [quality], [cost], [markup])
+    return sum(row[0] for row in prob) / len(value)
+
+
+def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
+    """Newton, a scan of 32 log-spaced markups on a subsample, and Newton again from every other peak of
+    the scan within 0.7 of the solution's profit; the most profitable solution on all users is kept."""
+    m, iterations = _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol,
+                                         max_iter, damping)
+    if iterations == -1:
+        return m, iterations
+    n = len(value)
+    stride = max(1, n // 128)
+    sub = [mu[i] for i in range(0, n, stride)]
+    low, high = min(sub) * 0.25, max(sub) * 20.0
+    grid = [low * (high / low) ** (g / 31) for g in range(32)]
+    scan = [_scan_profit(value, mu, switching, is_provider, rival, quality, cost, x, stride) for x in grid]
+    nearest = 0
+    for g in range(32):
+        if abs(math.log(grid[g] / m)) < abs(math.log(grid[nearest] / m)):
+            nearest = g
+    at_solution = _scan_profit(value, mu, switching, is_provider, rival, quality, cost, m, stride)
+    best_m = m
+    best_profit = m * _mean_share(value, mu, switching, is_provider, rival, quality, cost, m)
+    for g in range(32):
+        left = scan[g - 1] if g > 0 else -1.0
+        right = scan[g + 1] if g < 31 else -1.0
+        if abs(g - nearest) <= 1 or not (scan[g] > left and scan[g] >= right):
+            continue
+        if not scan[g] >= 0.7 * at_solution:
+            continue
+        m2, iterations2 = _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, grid[g],
+                                               tol, max_iter, damping)
+        if iterations2 == -1:
+            return m2, iterations2
+        iterations += iterations2
+        profit2 = m2 * _mean_share(value, mu, switching, is_provider, rival, quality, cost, m2)
+        if profit2 > best_profit:
+            best_m, best_profit = m2, profit2
+    return best_m, iterations
+
+
 def _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, price_init, tol, max_iter,
                        damping):
     n, t = len(value), len(quality)
     mean_mu = sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
     if t == 1:
-        markup[0], iterations = _single_offer_newton(value, mu, switching, is_provider, rival, quality[0], cost[0],
-                                                     markup[0], tol, max_iter, damping)
+        markup[0], iterations = _best_single_offer(value, mu, switching, is_provider, rival, quality[0], cost[0],
+                                                   markup[0], tol, max_iter, damping)
     else:
         iterations = _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol,
                                          max_iter, damping)

@@ -194,3 +194,25 @@ def test_price_solver_converges_where_profit_is_not_concave():
     ref_prices, _, ref_iterations = reference.best_response_prices(*[a.tolist() if a.ndim else a for a in args])
     assert ref_iterations == iterations
     np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
+
+
+@pytest.mark.parametrize("start", [0.05, 20.0])
+def test_single_offer_best_response_is_global_across_two_peaks(start):
+    """A mass market of low-value users and a niche of high-value ones: profit has two peaks in the
+    markup. From a start near either one, the solver returns the better, checked on a fine grid."""
+    value = np.concatenate([np.full(600, 1.0), np.full(30, 60.0)])
+    mu = 0.05 * value
+    n = value.size
+    rival = np.zeros(n)
+    quality, cost = np.array([0.9]), np.array([0.1])
+
+    def profit(markup):
+        z = (value * quality[0] - cost[0] - markup) / mu
+        return markup * np.mean(1.0 / (1.0 + np.exp(np.clip(rival - z, -700, 700))))
+
+    grid = np.geomspace(1e-3, 100.0, 200_001)
+    best_on_grid = max(profit(m) for m in grid[::10])
+    prices, _, iterations = kernels.best_response_prices(value, mu, np.zeros(n), np.zeros(n, bool), rival, quality,
+                                                         cost, cost + start)
+    assert iterations > 0
+    assert profit(prices[0] - cost[0]) >= best_on_grid * (1 - 1e-9)
