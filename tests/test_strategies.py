@@ -66,3 +66,14 @@ def test_biased_strategies_differ_in_k():
                                            ("OpenAI", "Anthropic", "Google DeepMind", "xAI", "Meta", "DeepSeek",
                                             "Mistral")}})
     assert simulate(inf).labs.to_pandas().k.min() >= 10.0
+
+
+@pytest.mark.parametrize("overrides", [{"users.value_sigma": 0.0}, {"users.value_sigma": 2.0},
+                                       {"users.logit_scale": 0.01}, {"users.switching_cost": 0.5}])
+def test_two_tiers_run_in_markets_that_broke_the_zeta_iteration(overrides):
+    """Two tiers with training (the full k search pairs cheap and very dear offers) and heterogeneous,
+    nearly deterministic or sticky users: every best response converges (a failure raises)."""
+    result = simulate(load_scenario(None, {"users.count": 600, "run.steps": 6, "labs.tiers": 2, **overrides}))
+    labs = result.labs.to_pandas()
+    assert (labs.groupby(["step", "name", "task"]).size() == 2).all()
+    assert labs.price.gt(labs.marginal_cost).all()
