@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from experiments.commands.sweep import parse_workers
 from simulation.errors import UserInputError
 
 
@@ -66,18 +67,6 @@ def list_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workers(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise UserInputError(f"--workers: must be an integer >= 0 (got {text!r})") from None
-    if value < 0:
-        raise UserInputError(f"--workers: must be an integer >= 0 (got {text!r})")
-    return value
-
-
 def run_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -85,7 +74,7 @@ def run_command(args: argparse.Namespace) -> int:
     from experiments.session import sweep
 
     questions = select(args.question)
-    workers = _workers(args.workers)
+    workers = parse_workers(args.workers)
     if args.out is not None and not str(args.out).strip():
         raise UserInputError("--out: must be a folder path (got '')")
     root = Path(args.out) if args.out is not None else Path("results") / args.size

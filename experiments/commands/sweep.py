@@ -59,7 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _workers(text: str | None) -> int | None:
+def parse_workers(text: str | None) -> int | None:
+    """The --workers option: None (all usable cores) or an integer >= 0."""
     if text is None:
         return None
     try:
@@ -79,7 +80,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     report = sweep(
         args.experiment,
         args.out,
-        workers=_workers(args.workers),
+        workers=parse_workers(args.workers),
         scheduler=args.scheduler,
         resume=args.resume,
         scheduler_file=args.scheduler_file,
