@@ -10,6 +10,14 @@ from __future__ import annotations
 import math
 
 
+def _left_sum(values) -> float:
+    """Floats added left to right, as the kernels' loops do (Python 3.12's sum() compensates rounding)."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
 def pretraining_eoom(raw_flop, algo_eff, data_wall, post_wall_returns):
     x = math.log10(raw_flop * algo_eff)
     return x if x <= data_wall else data_wall + post_wall_returns * (x - data_wall)
@@ -38,7 +46,7 @@ def marginal_costs(raw_flop, tokens, k_grid, inference_fpd):
 
 def _log_sum_exp(zs):
     top = max(zs)
-    return top + math.log(sum(math.exp(z - top) for z in zs))
+    return top + math.log(_left_sum(math.exp(z - top) for z in zs))
 
 
 def _utility(v, quality, price, owner, provider, switching):
@@ -148,7 +156,7 @@ def _scan_profit(value, mu, switching, is_provider, rival, quality, cost, markup
 
 def _mean_share(value, mu, switching, is_provider, rival, quality, cost, markup):
     prob = _own_probabilities(value, mu, switching, is_provider, rival, [quality], [cost], [markup])
-    return sum(row[0] for row in prob) / len(value)
+    return _left_sum(row[0] for row in prob) / len(value)
 
 
 def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
@@ -192,7 +200,7 @@ def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, 
 def _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, price_init, tol, max_iter,
                        damping):
     n, t = len(value), len(quality)
-    mean_mu = sum(mu) / n
+    mean_mu = _left_sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
     if t == 1:
         markup[0], iterations = _best_single_offer(value, mu, switching, is_provider, rival, quality[0], cost[0],
@@ -202,7 +210,7 @@ def _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, 
                                          max_iter, damping)
     prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
     prices = [cost[o] + markup[o] for o in range(t)]
-    shares = [sum(prob[i][o] for i in range(n)) / n for o in range(t)]
+    shares = [_left_sum(prob[i][o] for i in range(n)) / n for o in range(t)]
     return prices, shares, iterations
 
 
@@ -265,7 +273,7 @@ def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost,
     n, t = len(value), len(quality)
     profit, grad, hess, prob = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup)
     for it in range(max_iter):
-        active = [sum(prob[i][o] for i in range(n)) >= 1e-12 * n for o in range(t)]
+        active = [_left_sum(prob[i][o] for i in range(n)) >= 1e-12 * n for o in range(t)]
         shift = 0.0
         for _ in range(80):
             rhs = [grad[o] if active[o] else 0.0 for o in range(t)]
