@@ -39,6 +39,16 @@ NOT_CONVERGED = -1
 NEGLIGIBLE_SHARE = 1e-12  # mean share below which an offer's markup is left out of the convergence test
 
 
+@njit(cache=True)
+def _logistic_of_minus(d):
+    """1 / (1 + exp(d)), in the branch that cannot overflow: the probability of an offer whose
+    log-odds against the rest of the choice set is -d."""
+    if d >= 0.0:
+        e = math.exp(-d)
+        return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(d))
+
+
 # --------------------------------------------------------------------------------------------------
 # Marginal cost (MODEL.md §5, L9)
 # --------------------------------------------------------------------------------------------------
@@ -217,11 +227,7 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
         sold = 0.0
         for i in range(n):
             d = base[i] + m * inv_mu[i]
-            if d >= 0.0:
-                e = math.exp(-d)
-                p = e / (1.0 + e)
-            else:
-                p = 1.0 / (1.0 + math.exp(d))
+            p = _logistic_of_minus(d)
             a = p * (1.0 - p) * inv_mu[i]
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
@@ -257,11 +263,7 @@ def _scan_profit(value, mu, switching, is_provider, rival, quality, cost, markup
     for i in range(0, value.shape[0], stride):
         bonus = switching[i] if is_provider[i] else 0.0
         d = rival[i] - (value[i] * quality - cost + bonus - markup) / mu[i]
-        if d >= 0.0:
-            e = math.exp(-d)
-            total += e / (1.0 + e)
-        else:
-            total += 1.0 / (1.0 + math.exp(d))
+        total += _logistic_of_minus(d)
         count += 1
     return markup * total / count
 
@@ -324,11 +326,7 @@ def _mean_logistic(base, inv_mu, m):
     total = 0.0
     for i in range(base.shape[0]):
         d = base[i] + m * inv_mu[i]
-        if d >= 0.0:
-            e = math.exp(-d)
-            total += e / (1.0 + e)
-        else:
-            total += 1.0 / (1.0 + math.exp(d))
+        total += _logistic_of_minus(d)
     return total / base.shape[0]
 
 
