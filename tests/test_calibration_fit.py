@@ -82,11 +82,13 @@ def test_bounds_hold_and_the_cap_on_evaluations_is_kept(base):
     ("users.logit_scale=0.3", UserInputError, "bounds must be written LOW:HIGH"),
     ("users.logit_scale=-1:2", UserInputError, "bounds must be positive numbers"),
     ("users.logit_scale=0.5:0.1", UserInputError, "LOW must be below HIGH"),
-    ("entry.cost", None, None),
+    ("entry.cost", None, 1e8),
+    ("labs.roster.Google DeepMind.cash", None, 3e10),
+    ("tasks.agentic.value=100:1000", None, 800.0),
 ])
 def test_fit_options(base, option, error, fragment):
     if error is None:
-        assert parse_fit_option(option, base).start == 1e8
+        assert parse_fit_option(option, base).start == fragment
         return
     with pytest.raises(error) as info:
         parse_fit_option(option, base)
@@ -234,14 +236,17 @@ def test_calibrate_fit_writes_a_loadable_scenario(tiny, capsys):
     wide = _write_targets(tiny / "fit.toml", [("Alpha revenue", "lab_revenue:Alpha:2025", 5e9, 2.0)])
     out = tiny / "calibrated.toml"
     status = main(["calibrate", str(tiny / "tiny.toml"), "--targets", str(wide), "--fit",
-                   "users.logit_scale=0.05:2", "--max-evals", "3", "--out", str(out), "--quiet"])
+                   "users.logit_scale=0.05:2", "--max-evals", "3", "--out", str(out), "--quiet",
+                   "--set", "labs.opex=4e8"])
     printed = capsys.readouterr().out
     assert status == (0 if _table(printed)["lab_revenue:Alpha:2025"][-1] == "ok" else 1)
     assert f"calibrated scenario: {out}" in printed
     text = out.read_text()
     assert text.startswith("# Calibrated scenario: fitted by aimarket calibrate on ")
+    assert f"# Base scenario: {tiny / 'tiny.toml'} --set labs.opex=4e8; seed 20250212, 4 steps" in text
     loaded = load_scenario(out)
     assert [lab.name for lab in loaded.labs.roster] == ["Alpha", "Beta"] and loaded.users.count == 240
+    assert loaded.labs.opex == 4e8
     fitted = float(re.search(r"users.logit_scale = ([0-9.e+-]+)", printed).group(1))
     assert loaded.users.logit_scale == pytest.approx(fitted, rel=1e-5)
     assert pd.notna(loaded.users.logit_scale)

@@ -88,10 +88,11 @@ def _print_table(title: str, targets_path: Path, seed: int, steps: int, rows: li
 
 def calibrate(scenario: Any, *, scenario_label: str, targets_path: str | Path | None = None,
               steps: int | None = None, fit_options: Sequence[str] = (), out: str | Path | None = None,
-              max_evals: int = 60, diff_step: float = 0.02, quiet: bool = False,
+              max_evals: int = 60, diff_step: float = 0.02, quiet: bool = False, settings: Sequence[str] = (),
               run_fn: RunFunction = simulate_run, now: datetime | None = None) -> int:
     """What ``aimarket calibrate`` does after parsing; returns the exit status (0: every row within its
-    tolerance, 1: some row outside). Bad input raises a one-line :class:`UserInputError` before any run."""
+    tolerance, 1: some row outside). Bad input raises a one-line :class:`UserInputError` before any run.
+    ``settings`` (the ``--set`` options already applied to ``scenario``) are recorded in the header."""
     targets_path = Path(DEFAULT_TARGETS if targets_path is None else targets_path)
     targets, steps = prepare(scenario, read_targets(targets_path), steps, _display(targets_path))
     parameters = [parse_fit_option(option, scenario) for option in fit_options]
@@ -117,7 +118,8 @@ def calibrate(scenario: Any, *, scenario_label: str, targets_path: str | Path | 
 
     result = fit(scenario, targets, parameters, seed=seed, steps=steps, run_fn=run_fn, max_evals=max_evals,
                  diff_step=diff_step, progress=progress)
-    text = calibrated_toml(result, base=scenario_label, targets_file=_display(targets_path), seed=seed,
+    base = " ".join([scenario_label, *(f"--set {option}" for option in settings)])
+    text = calibrated_toml(result, base=base, targets_file=_display(targets_path), seed=seed,
                            steps=steps, when=now or datetime.now(UTC))
     print(f"fitted {len(parameters)} parameter(s) in {result.evaluations} evaluations ({result.message}):")
     for parameter, value in zip(result.parameters, result.values, strict=True):

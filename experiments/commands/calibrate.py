@@ -83,4 +83,4 @@ def calibrate_command(args: argparse.Namespace) -> int:
     label = str(scenario_path) if scenario_path is not None else "scenarios/default.toml"
     return calibration.calibrate(scenario, scenario_label=label, targets_path=args.targets, steps=steps,
                                  fit_options=args.fit, out=args.out, max_evals=max_evals, diff_step=diff_step,
-                                 quiet=args.quiet)
+                                 quiet=args.quiet, settings=args.overrides)
