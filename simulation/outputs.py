@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulation.errors import EnvironmentFault, SimulationError
 from simulation.scenario import Scenario
 
 _INT_COLUMNS = {"step", "n_labs", "entries", "exits", "evading_labs", "lab", "tier"}
@@ -33,7 +34,21 @@ def _column_type(name: str) -> pa.DataType:
     return pa.float64()
 
 
-def _table(rows: list[dict], columns: list[str]) -> pa.Table:
+def check_finite(rows: list[dict], table: str) -> None:
+    """Raise :class:`SimulationError` naming the step, lab and field of the first value in ``rows``
+    that is infinite or NaN (the model's inputs drove a quantity out of floating-point range)."""
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                who = f"lab '{row['name']}'" if "name" in row else "the market"
+                raise SimulationError(
+                    f"step {row.get('step')}, {who}: {table} field '{name}' is {value} (not finite); "
+                    "an input is outside the range the model can represent (check very large or very small values)"
+                )
+
+
+def _table(rows: list[dict], columns: list[str], what: str) -> pa.Table:
+    check_finite(rows, what)
     schema = pa.schema([(c, _column_type(c)) for c in columns])
     return pa.table({c: pa.array([row.get(c) for row in rows], type=schema.field(c).type) for c in columns},
                     schema=schema)
@@ -58,24 +73,29 @@ LABS_COLUMNS = [
 
 
 def timeseries_table(rows: list[dict], scenario: Scenario) -> pa.Table:
-    return _table(rows, timeseries_columns(scenario))
+    return _table(rows, timeseries_columns(scenario), "timeseries")
 
 
 def labs_table(rows: list[dict]) -> pa.Table:
-    return _table(rows, LABS_COLUMNS)
+    return _table(rows, LABS_COLUMNS, "labs")
 
 
 def atomic_write(path: Path, write) -> Path:
-    """Call ``write(temporary_path)`` and rename the result to ``path``."""
+    """Call ``write(temporary_path)`` and rename the result to ``path``. The temporary file is
+    ``.<name>.<random>.tmp`` in the same folder. An OSError (a full disk, a folder that cannot be
+    written) becomes an :class:`EnvironmentFault` naming ``path`` and the system's reason."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.replace(tmp, path)
+    except OSError as exc:
+        raise EnvironmentFault(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 
@@ -98,6 +118,10 @@ def _json_safe(value):
 def write_json(data: dict, path: Path) -> Path:
     text = json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+#: The files :func:`write_outputs` writes into a run's folder.
+RUN_FILES = ("timeseries.parquet", "labs.parquet", "summary.json", "overview.png")
 
 
 def write_outputs(result, out_dir, *, plot: bool = True) -> dict[str, Path]:
