@@ -180,6 +180,18 @@ def _flatten_summary(summary: dict, prefix: str = "") -> dict[str, Any]:
     return row
 
 
+def verified_runs(out: Path) -> set[int]:
+    """Run ids of the finished runs, every one checked against its file list (sizes); a damaged run
+    folder is a one-line :class:`StoreError` that says how to remake it."""
+    good, bad = verify_runs(out)
+    if bad:
+        raise StoreError(
+            f"{out}: {len(bad)} finished run folder(s) are damaged: {describe_bad(bad)}; "
+            "run the sweep again with --resume to remake them"
+        )
+    return good
+
+
 def read_summary(out: Path, run_id: int) -> dict:
     path = Path(out) / RUNS / run_dir_name(run_id) / "summary.json"
     try:
@@ -215,13 +227,7 @@ class SweepResults:
         if manifest is None or not (self.path / DESIGN).is_file():
             raise UserInputError(f"{self.path}: not a sweep folder (no {MANIFEST} or {DESIGN})")
         self.manifest = manifest
-        good, bad = verify_runs(self.path)
-        if bad:
-            raise StoreError(
-                f"{self.path}: {len(bad)} finished run folder(s) are damaged: {describe_bad(bad)}; "
-                "run the sweep again with --resume to remake them"
-            )
-        self.done = sorted(good)
+        self.done = sorted(verified_runs(self.path))
 
     def __repr__(self) -> str:
         n = self.manifest.get("n_runs")

@@ -21,12 +21,14 @@ from pathlib import Path
 from simulation.errors import EnvironmentFault, UserInputError
 
 
-def ensure_writable_folder(folder: Path, option: str = "--out") -> Path:
+def ensure_writable_folder(folder: Path, option: str = "--out", target: Path | None = None) -> Path:
     """Create ``folder`` if needed and check that files can be written in it (one-line
-    :class:`UserInputError`, exit status 2, naming the folder and the reason)."""
+    :class:`UserInputError`, exit status 2, naming the folder and the reason). ``target``: the path
+    the user gave, when ``folder`` is its parent (named first in the message)."""
     folder = Path(folder)
+    head = f"{option} {folder}" if target is None else f"{option} {target}: its folder {folder}"
     if folder.exists() and not folder.is_dir():
-        raise UserInputError(f"{option} {folder}: exists and is not a folder")
+        raise UserInputError(f"{head}: exists and is not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=folder)
@@ -35,7 +37,7 @@ def ensure_writable_folder(folder: Path, option: str = "--out") -> Path:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != folder else ""
-        raise UserInputError(f"{option} {folder}: cannot create or write this folder: {reason}{where}") from None
+        raise UserInputError(f"{head}: cannot be created or written: {reason}{where}") from None
     return folder
 
 
@@ -129,7 +131,7 @@ def staged_folder(final: Path, replaced: Iterable[str] | None = None, option: st
     final = Path(final).absolute()
     if final.exists() and not final.is_dir():
         raise UserInputError(f"{option} {final}: exists and is not a folder")
-    parent = ensure_writable_folder(final.parent, option)
+    parent = ensure_writable_folder(final.parent, option, target=final)
     busy = f"{option} {final}: another process (pid {{pid}}) is writing this folder"
     with FileLock(parent / f".{final.name}.lock", busy):
         _recover(final)

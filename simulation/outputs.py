@@ -34,21 +34,28 @@ def _column_type(name: str) -> pa.DataType:
     return pa.float64()
 
 
-def check_finite(rows: list[dict], table: str) -> None:
-    """Raise :class:`SimulationError` naming the step, lab and field of the first value in ``rows``
-    that is infinite or NaN (the model's inputs drove a quantity out of floating-point range)."""
+def _first_non_finite(rows: list[dict], table: str) -> tuple[int, str] | None:
     for row in rows:
         for name, value in row.items():
             if isinstance(value, float) and not math.isfinite(value):
-                who = f"lab '{row['name']}'" if "name" in row else "the market"
-                raise SimulationError(
-                    f"step {row.get('step')}, {who}: {table} field '{name}' is {value} (not finite); "
-                    "an input is outside the range the model can represent (check very large or very small values)"
+                who = f"lab '{row['name']}'" if "name" in row else "the market (all labs)"
+                return int(row.get("step", -1)), (
+                    f"step {row.get('step')}, {who}: {table} field '{name}' is {value} (not finite); an input is "
+                    "outside the range the model can represent (check very large or very small values)"
                 )
+    return None
 
 
-def _table(rows: list[dict], columns: list[str], what: str) -> pa.Table:
-    check_finite(rows, what)
+def check_finite(timeseries_rows: list[dict], labs_rows: list[dict]) -> None:
+    """Raise :class:`SimulationError` naming the step, lab and field of the earliest value that is
+    infinite or NaN (the model's inputs drove a quantity out of floating-point range); at that step a
+    lab's row is named before the market's."""
+    found = [f for f in (_first_non_finite(labs_rows, "labs"), _first_non_finite(timeseries_rows, "timeseries")) if f]
+    if found:
+        raise SimulationError(min(found, key=lambda f: f[0])[1])
+
+
+def _table(rows: list[dict], columns: list[str]) -> pa.Table:
     schema = pa.schema([(c, _column_type(c)) for c in columns])
     return pa.table({c: pa.array([row.get(c) for row in rows], type=schema.field(c).type) for c in columns},
                     schema=schema)
@@ -73,11 +80,11 @@ LABS_COLUMNS = [
 
 
 def timeseries_table(rows: list[dict], scenario: Scenario) -> pa.Table:
-    return _table(rows, timeseries_columns(scenario), "timeseries")
+    return _table(rows, timeseries_columns(scenario))
 
 
 def labs_table(rows: list[dict]) -> pa.Table:
-    return _table(rows, LABS_COLUMNS, "labs")
+    return _table(rows, LABS_COLUMNS)
 
 
 def atomic_write(path: Path, write) -> Path:
