@@ -93,7 +93,8 @@ def _init_worker() -> None:
         pass
 
 
-def _resolve(run_fn: str | None):
+def resolve_run_fn(run_fn: str | None):
+    """The function a run calls: ``simulate`` or the ``"module:function"`` named by ``run_fn``."""
     if run_fn is None:
         from simulation.run import simulate
 
@@ -110,7 +111,7 @@ def execute(task: Task) -> Outcome:
 
         warm_up()
         scenario = apply_overrides(task.base, task.overrides)
-        result = _resolve(task.run_fn)(scenario, seed=task.seed)
+        result = resolve_run_fn(task.run_fn)(scenario, seed=task.seed)
         files = {"summary.json": json_bytes(result.summary)}
         if "timeseries" in task.outputs:
             files["timeseries.parquet"] = parquet_bytes(result.timeseries)

@@ -35,7 +35,7 @@ from experiments.design import (
     validate_against_scenario,
 )
 from experiments.run_folders import describe_bad, verify_runs
-from experiments.runner import Backend, Outcome, Task, run_tasks
+from experiments.runner import Backend, Outcome, Task, resolve_run_fn, run_tasks
 from experiments.spec import Experiment, read_experiment
 from simulation.errors import ExperimentError
 from simulation.output_folders import ensure_writable_folder
@@ -229,6 +229,7 @@ def sweep(
         raise ExperimentError(f"--workers: must be >= 0 (got {workers})")
     t0 = time.perf_counter()
     out = Path(out).resolve()
+    _import_run_fn(run_fn)  # before validation: its module may register the strategies the runs use
     exp, base, runs, design_bytes, identity = prepare(experiment_path)
     code = code_identity.code_identity(run_fn)
     _check_folder(out, identity, resume, code, allow_code_change)
@@ -245,6 +246,15 @@ def sweep(
             )
     finally:
         backend.close()
+
+
+def _import_run_fn(run_fn: str | None) -> None:
+    if run_fn is None:
+        return
+    try:
+        resolve_run_fn(run_fn)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ExperimentError(f"run_fn {run_fn!r}: cannot be imported ({type(exc).__name__}: {exc})") from None
 
 
 def _run_session(

@@ -260,3 +260,19 @@ def test_bad_factor_values_are_refused_before_the_first_run(tmp_path, capsys, no
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "0"]) == 2
     _one_line(capsys.readouterr().err, fragment)
     assert not out.exists()
+
+
+def test_strategy_registered_by_the_run_function_module_is_accepted(tmp_path):
+    import experiments
+    from simulation.errors import ExperimentError
+
+    exp = write_experiment(tmp_path, 'root_seed = 1\nsteps = 2\noutputs = ["summary"]\n[factors]\n'
+                                     '"labs.roster.OpenAI.strategy" = ["optimise", "sweep_custom"]\n')
+    if "custom_strategy_helpers" not in __import__("sys").modules:  # not registered yet: refused
+        with pytest.raises(ExperimentError, match="unknown strategy 'sweep_custom'"):
+            experiments.sweep(exp, tmp_path / "refused", workers=0, progress=False)
+    report = experiments.sweep(exp, tmp_path / "out", workers=0, progress=False,
+                               run_fn="custom_strategy_helpers:simulate")
+    assert report.complete and report.n_runs == 2
+    with pytest.raises(ExperimentError, match="run_fn 'no_such_module:simulate': cannot be imported"):
+        experiments.sweep(exp, tmp_path / "other", workers=0, progress=False, run_fn="no_such_module:simulate")
