@@ -37,7 +37,7 @@ from experiments.design import (
 from experiments.run_folders import describe_bad, verify_runs
 from experiments.runner import Backend, Outcome, Task, resolve_run_fn, run_tasks
 from experiments.spec import Experiment, read_experiment
-from simulation.errors import ExperimentError
+from simulation.errors import EnvironmentFault, ExperimentError
 from simulation.output_folders import ensure_writable_folder
 
 FORMAT = 2  # 2: run folders hold _files.json and a _SUCCESS with its hash; manifests record code identities
@@ -258,20 +258,7 @@ def _import_run_fn(run_fn: str | None) -> None:
 
 
 def _run_session(
-    exp,
-    base,
-    runs,
-    design_bytes,
-    identity,
-    code,
-    manifest,
-    out,
-    t0,
-    backend,
-    progress,
-    max_attempts,
-    run_fn,
-    verify,
+    exp, base, runs, design_bytes, identity, code, manifest, out, t0, backend, progress, max_attempts, run_fn, verify
 ) -> SweepReport:
     done, bad = verify_runs(out, hashes=verify) if manifest is not None else (set(), {})
     store.clean_partial(out, remove=set(bad))
@@ -358,6 +345,10 @@ def _run_session(
             run_tasks(backend, tasks, on_outcome, max_attempts=max_attempts)
         session["backend"] = session["backend"] | backend.describe()
         status = "complete" if len(done) == len(runs) else "incomplete"
+    except EnvironmentFault as exc:
+        status = "interrupted"
+        session["error"] = str(exc)  # a full disk, say: the manifest says why the session stopped
+        raise
     finally:
         backend.close(cancel=status == "interrupted")
         if bar is not None:

@@ -43,31 +43,43 @@ def ensure_writable_folder(folder: Path, option: str = "--out", target: Path | N
 
 class FileLock:
     """An exclusive, non-blocking ``flock`` on ``path`` holding the holder's pid. ``busy`` is the
-    message of the ``error`` (default :class:`UserInputError`) raised when another process holds it. On file systems
-    without ``flock`` the lock is skipped."""
+    message of the ``error`` (default :class:`UserInputError`) raised when another process holds it.
+    With ``remove`` the lock file is deleted on release (a new holder checks that the file it locked
+    is still the one at ``path``), so nothing is left next to the output. On file systems without
+    ``flock`` the lock is skipped."""
 
-    def __init__(self, path: Path, busy: str, error: type[Exception] = UserInputError):
+    def __init__(self, path: Path, busy: str, error: type[Exception] = UserInputError, remove: bool = False):
         self.path = Path(path)
         self.busy = busy
         self.error = error
+        self.remove = remove
         self.fh = None
 
     def __enter__(self) -> FileLock:
         import fcntl
 
-        try:
-            self.fh = open(self.path, "a+")
-        except OSError as exc:
-            raise EnvironmentFault(f"cannot create the lock file {self.path}: {exc.strerror}") from None
-        try:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.fh.seek(0)
-            holder = self.fh.read().strip() or "?"
-            self.fh.close()
-            raise self.error(self.busy.format(pid=holder)) from None
-        except OSError:
-            return self  # no flock on this file system
+        while True:
+            try:
+                self.fh = open(self.path, "a+")
+            except OSError as exc:
+                raise EnvironmentFault(f"cannot create the lock file {self.path}: {exc.strerror}") from None
+            try:
+                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.fh.seek(0)
+                holder = self.fh.read().strip() or "?"
+                self.fh.close()
+                raise self.error(self.busy.format(pid=holder)) from None
+            except OSError:
+                self.remove = False
+                return self  # no flock on this file system
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(self.fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            self.fh.close()  # the previous holder deleted the file we locked: lock the new one
         self.fh.seek(0)
         self.fh.truncate()
         self.fh.write(str(os.getpid()))
@@ -76,6 +88,11 @@ class FileLock:
 
     def __exit__(self, *exc) -> None:
         if self.fh is not None and not self.fh.closed:
+            if self.remove:
+                try:
+                    os.unlink(self.path)
+                except OSError:
+                    pass
             self.fh.close()
 
 
@@ -133,7 +150,7 @@ def staged_folder(final: Path, replaced: Iterable[str] | None = None, option: st
         raise UserInputError(f"{option} {final}: exists and is not a folder")
     parent = ensure_writable_folder(final.parent, option, target=final)
     busy = f"{option} {final}: another process (pid {{pid}}) is writing this folder"
-    with FileLock(parent / f".{final.name}.lock", busy):
+    with FileLock(parent / f".{final.name}.lock", busy, remove=True):
         _recover(final)
         tmp = parent / f".{final.name}.tmp-{os.getpid()}"
         try:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweep_helpers import DEFAULT_SCENARIO, write_experiment
+from sweep_helpers import DEFAULT_SCENARIO, folder_bytes, one_line_error, write_experiment
 
 import simulation.run
 from experiments.cli import main
@@ -30,21 +30,9 @@ outputs = ["summary"]
 """
 
 
-def _one_line(err: str, fragment: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("aimarket: "), err
-    assert fragment in lines[0], err
-    assert "Traceback" not in err
-    return lines[0]
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def _siblings(folder: Path) -> list[str]:
     """Hidden temporary siblings a staged write may have left next to ``folder``."""
-    return sorted(p.name for p in folder.parent.glob(f".{folder.name}.*") if not p.name.endswith(".lock"))
+    return sorted(p.name for p in folder.parent.glob(f".{folder.name}.*"))
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +63,9 @@ def no_simulation(monkeypatch):
 def test_unwritable_run_output_is_refused_before_simulating(tmp_path, capsys, no_simulation):
     (tmp_path / "file").write_text("not a folder")
     assert main(["run", *QUICK, "--out", str(tmp_path / "file" / "sub" / "out")]) == 2
-    _one_line(capsys.readouterr().err, "cannot be created or written: Not a directory")
+    one_line_error(capsys.readouterr().err, "cannot be created or written: Not a directory")
     assert main(["run", *QUICK, "--out", str(tmp_path / "file" / "out")]) == 2
-    _one_line(capsys.readouterr().err, f"its folder {tmp_path / 'file'}: exists and is not a folder")
+    one_line_error(capsys.readouterr().err, f"its folder {tmp_path / 'file'}: exists and is not a folder")
     assert (tmp_path / "file").read_text() == "not a folder"
 
 
@@ -85,7 +73,7 @@ def test_unwritable_sweep_output_is_refused_before_simulating(tmp_path, capsys, 
     (tmp_path / "file").write_text("not a folder")
     exp = write_experiment(tmp_path, TINY)
     assert main(["sweep", str(exp), "--out", str(tmp_path / "file" / "out"), "--workers", "0"]) == 2
-    _one_line(capsys.readouterr().err, "cannot be created or written: Not a directory")
+    one_line_error(capsys.readouterr().err, "cannot be created or written: Not a directory")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; the not-a-folder case covers it")
@@ -93,13 +81,13 @@ def test_read_only_output_folder(tmp_path, capsys, no_simulation):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     assert main(["run", *QUICK, "--out", str(locked / "out")]) == 2
-    _one_line(capsys.readouterr().err, "Permission denied")
+    one_line_error(capsys.readouterr().err, "Permission denied")
 
 
 def test_disk_full_during_run_names_the_file_and_keeps_the_previous_run(run_dir, capsys, monkeypatch):
     import pyarrow.parquet as pq
 
-    before = _snapshot(run_dir)
+    before = folder_bytes(run_dir)
     real = pq.write_table
 
     def full(table, where, *args, **kwargs):
@@ -109,9 +97,9 @@ def test_disk_full_during_run_names_the_file_and_keeps_the_previous_run(run_dir,
 
     monkeypatch.setattr(pq, "write_table", full)
     assert main(["run", *QUICK, "--seed", "9", "--out", str(run_dir)]) == 1
-    line = _one_line(capsys.readouterr().err, f"cannot write {run_dir}/labs.parquet: No space left on device")
+    line = one_line_error(capsys.readouterr().err, f"cannot write {run_dir}/labs.parquet: No space left on device")
     assert "unchanged" in line
-    assert _snapshot(run_dir) == before and _siblings(run_dir) == []
+    assert folder_bytes(run_dir) == before and _siblings(run_dir) == []
 
 
 def test_disk_full_during_sweep_keeps_finished_runs(tmp_path, capsys, monkeypatch):
@@ -130,7 +118,7 @@ def test_disk_full_during_sweep_keeps_finished_runs(tmp_path, capsys, monkeypatc
 
     monkeypatch.setattr(run_folders, "open", full, raising=False)
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "0", "--quiet"]) == 1
-    _one_line(capsys.readouterr().err, "summary.json: No space left on device")
+    one_line_error(capsys.readouterr().err, "summary.json: No space left on device")
     assert completed_runs(out) == {0, 1}
     monkeypatch.undo()
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "0", "--quiet", "--resume"]) == 0
@@ -138,11 +126,11 @@ def test_disk_full_during_sweep_keeps_finished_runs(tmp_path, capsys, monkeypatc
 
 
 def test_non_finite_result_is_a_simulation_error_and_keeps_the_previous_run(run_dir, capsys):
-    before = _snapshot(run_dir)
+    before = folder_bytes(run_dir)
     assert main(["run", *QUICK, "--set", "labs.opex=1e308", "--out", str(run_dir)]) == 1
-    line = _one_line(capsys.readouterr().err, "aimarket: simulation failed: step 0")
+    line = one_line_error(capsys.readouterr().err, "aimarket: simulation failed: step 0")
     assert "field 'profit' is -inf (not finite)" in line
-    assert _snapshot(run_dir) == before and _siblings(run_dir) == []
+    assert folder_bytes(run_dir) == before and _siblings(run_dir) == []
 
 
 def test_lab_name_that_is_not_mathtext_is_drawn_as_plain_text(tmp_path, capsys):
@@ -172,7 +160,7 @@ def test_unreachable_scheduler_gives_up_within_the_timeout(tmp_path, capsys):
     address = f"tcp://127.0.0.1:{_free_port()}"
     assert main(["sweep", str(exp), "--out", str(out), "--scheduler", address, "--connect-timeout", "1"]) == 1
     assert time.monotonic() - start < 15
-    _one_line(capsys.readouterr().err, f"--scheduler {address}: no Dask scheduler answered within 1 s")
+    one_line_error(capsys.readouterr().err, f"--scheduler {address}: no Dask scheduler answered within 1 s")
     assert not (out / "manifest.json").exists()  # nothing written before the scheduler answered
 
 
@@ -182,7 +170,7 @@ def test_missing_scheduler_file_waits_at_most_the_timeout(tmp_path, capsys):
     argv = ["sweep", str(exp), "--out", str(tmp_path / "out"), "--scheduler-file", str(tmp_path / "sched.json")]
     assert main([*argv, "--connect-timeout", "0.5"]) == 1
     assert time.monotonic() - start < 10
-    _one_line(capsys.readouterr().err, "sched.json: no such file after waiting 0.5 s")
+    one_line_error(capsys.readouterr().err, "sched.json: no such file after waiting 0.5 s")
 
 
 @pytest.mark.parametrize(
@@ -190,19 +178,19 @@ def test_missing_scheduler_file_waits_at_most_the_timeout(tmp_path, capsys):
     [(b'{"type": "Scheduler"}', "no 'address'"), (b"\xff\xfe\x00binary", "not UTF-8"), (b"{", "not JSON")],
     ids=["no-address", "binary", "truncated"],
 )
-def test_invalid_scheduler_file_is_one_line(tmp_path, capsys, content, fragment):
+def test_invalid_scheduler_file_isone_line_error(tmp_path, capsys, content, fragment):
     exp = write_experiment(tmp_path, TINY)
     sched = tmp_path / "sched.json"
     sched.write_bytes(content)
     argv = ["sweep", str(exp), "--out", str(tmp_path / "out"), "--scheduler-file", str(sched)]
     assert main([*argv, "--connect-timeout", "0.3"]) == 2
-    _one_line(capsys.readouterr().err, f"--scheduler-file {sched}: not a Dask scheduler file ({fragment}")
+    one_line_error(capsys.readouterr().err, f"--scheduler-file {sched}: not a Dask scheduler file ({fragment}")
 
 
 def test_connect_timeout_must_be_positive(tmp_path, capsys):
     exp = write_experiment(tmp_path, TINY)
     assert main(["sweep", str(exp), "--out", str(tmp_path / "o"), "--connect-timeout", "-1"]) == 2
-    _one_line(capsys.readouterr().err, "--connect-timeout: must be a number of seconds > 0")
+    one_line_error(capsys.readouterr().err, "--connect-timeout: must be a number of seconds > 0")
 
 
 # ------------------------------------------------------------------------------------------ input files
@@ -212,9 +200,9 @@ def test_binary_experiment_and_scenario_files(tmp_path, capsys, no_simulation):
     binary = tmp_path / "binary.toml"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xd8")
     assert main(["sweep", str(binary), "--out", str(tmp_path / "o")]) == 2
-    _one_line(capsys.readouterr().err, "binary.toml: not a text file")
+    one_line_error(capsys.readouterr().err, "binary.toml: not a text file")
     assert main(["run", str(binary), "--out", str(tmp_path / "o")]) == 2
-    _one_line(capsys.readouterr().err, "not UTF-8")
+    one_line_error(capsys.readouterr().err, "not UTF-8")
     assert not (tmp_path / "o").exists()
 
 
@@ -233,7 +221,7 @@ def test_scenario_types_are_strict(tmp_path, capsys, no_simulation, table, fragm
     scenario = tmp_path / "strict.toml"
     scenario.write_text(EXTENDS + table)
     assert main(["run", str(scenario), "--out", str(tmp_path / "o")]) == 2
-    _one_line(capsys.readouterr().err, fragment)
+    one_line_error(capsys.readouterr().err, fragment)
 
 
 def test_toml_integers_still_fill_float_fields(tmp_path, capsys):
@@ -258,7 +246,7 @@ def test_bad_factor_values_are_refused_before_the_first_run(tmp_path, capsys, no
     exp = write_experiment(tmp_path, f"root_seed = 1\nsteps = 2\n[factors]\n{factor}\n")
     out = tmp_path / "out"
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "0"]) == 2
-    _one_line(capsys.readouterr().err, fragment)
+    one_line_error(capsys.readouterr().err, fragment)
     assert not out.exists()
 
 

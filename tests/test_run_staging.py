@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweep_helpers import REPO
+from sweep_helpers import REPO, folder_bytes
 
 from experiments.cli import main
 from simulation.errors import UserInputError
@@ -21,12 +21,8 @@ from simulation.outputs import RUN_FILES
 QUICK = ["--steps", "2", "--set", "users.count=200", "--quiet"]
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def _hidden_siblings(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.parent.glob(f".{folder.name}.*") if not p.name.endswith(".lock"))
+    return sorted(p.name for p in folder.parent.glob(f".{folder.name}.*"))
 
 
 def test_run_replaces_its_outputs_and_keeps_other_files(tmp_path, capsys):
@@ -60,11 +56,11 @@ def test_failure_inside_a_staged_folder_leaves_the_folder_as_it_was(tmp_path):
         (staging / "a.png").unlink()
         (staging / "a.png").write_bytes(b"new a")
         raise RuntimeError("drawing failed")
-    assert _snapshot(final) == {"a.png": b"old a", "b.png": b"old b"} and _hidden_siblings(final) == []
+    assert folder_bytes(final) == {"a.png": b"old a", "b.png": b"old b"} and _hidden_siblings(final) == []
     with staged_folder(final) as staging:  # a partial redraw keeps the other files
         (staging / "a.png").unlink()
         (staging / "a.png").write_bytes(b"new a")
-    assert _snapshot(final) == {"a.png": b"new a", "b.png": b"old b"}
+    assert folder_bytes(final) == {"a.png": b"new a", "b.png": b"old b"}
 
 
 def test_a_kill_between_the_two_renames_is_undone(tmp_path):
@@ -89,7 +85,7 @@ def test_staged_folder_refuses_a_file_in_its_place(tmp_path):
 def test_kill_during_aimarket_run_keeps_the_previous_run(tmp_path):
     out = tmp_path / "out"
     assert main(["run", *QUICK, "--out", str(out)]) == 0
-    before = _snapshot(out)
+    before = folder_bytes(out)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     for delay in (0.0, 0.5, 1.5):
         proc = subprocess.Popen(
@@ -104,6 +100,6 @@ def test_kill_during_aimarket_run_keeps_the_previous_run(tmp_path):
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        assert _snapshot(out) == before  # nothing of the killed run is in the folder
+        assert folder_bytes(out) == before  # nothing of the killed run is in the folder
     assert main(["run", *QUICK, "--seed", "3", "--out", str(out)]) == 0
-    assert _hidden_siblings(out) == [] and _snapshot(out) != before
+    assert _hidden_siblings(out) == [] and folder_bytes(out) != before

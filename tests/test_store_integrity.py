@@ -9,7 +9,7 @@ import shutil
 import time
 
 import pytest
-from sweep_helpers import REPO, run_files, write_experiment
+from sweep_helpers import REPO, folder_bytes, one_line_error, run_files, write_experiment
 
 import experiments
 from experiments import code_identity
@@ -29,18 +29,6 @@ outputs = ["timeseries", "summary"]
 
 def _sweep(exp, out, *extra) -> int:
     return main(["sweep", str(exp), "--out", str(out), "--workers", "0", "--quiet", *extra])
-
-
-def _one_line(err: str, fragment: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("aimarket: error: "), err
-    assert fragment in lines[0], err
-    assert "Traceback" not in err
-    return lines[0]
-
-
-def _snapshot(out):
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -80,7 +68,7 @@ def test_tampered_run_folders_are_found_and_remade_on_resume(store, tmp_path, ca
 
     with pytest.raises(StoreError, match=r"run_id=00001 \(summary.json is 9 bytes"):
         experiments.load(out)
-    before = _snapshot(out)
+    before = folder_bytes(out)
     assert main(["sweep", "--check", str(out)]) == 1
     report = capsys.readouterr().out
     assert "2/4 runs done and verified" in report and "2 damaged" in report
@@ -88,7 +76,7 @@ def test_tampered_run_folders_are_found_and_remade_on_resume(store, tmp_path, ca
     assert "2 partial temporary file(s)" in report and ".manifest.json.abc123.tmp" in report
     assert main(["sweep", "--check", str(out), "--verify"]) == 1
     assert "run_id=00003 (summary.json does not match its SHA-256)" in capsys.readouterr().out
-    assert _snapshot(out) == before  # --check writes nothing
+    assert folder_bytes(out) == before  # --check writes nothing
 
     assert _sweep(exp, out, "--resume", "--verify") == 0
     err = capsys.readouterr().err
@@ -113,7 +101,7 @@ n = 2
 """
 
 
-def test_sensitivity_of_a_damaged_store_is_one_line(tmp_path, capsys):
+def test_sensitivity_of_a_damaged_store_isone_line_error(tmp_path, capsys):
     exp = write_experiment(tmp_path, SOBOL)
     out = tmp_path / "out"
     assert _sweep(exp, out) == 0
@@ -122,10 +110,10 @@ def test_sensitivity_of_a_damaged_store_is_one_line(tmp_path, capsys):
     summary.write_bytes(b" " * len(good))  # same size, not JSON: found when read
     capsys.readouterr()
     assert main(["sensitivity", str(out), "--output", "final_hhi", "--no-plot"]) == 2
-    _one_line(capsys.readouterr().err, "summary.json: damaged (not a JSON summary)")
+    one_line_error(capsys.readouterr().err, "summary.json: damaged (not a JSON summary)")
     summary.write_bytes(good[: len(good) // 2])  # truncated: found by the size check
     assert main(["sensitivity", str(out), "--output", "final_hhi", "--no-plot"]) == 2
-    _one_line(capsys.readouterr().err, "1 finished run folder(s) are damaged: run_id=00002 (summary.json is")
+    one_line_error(capsys.readouterr().err, "1 finished run folder(s) are damaged: run_id=00002 (summary.json is")
 
 
 def test_success_without_matching_file_list_is_not_done(store, capsys):
@@ -144,14 +132,14 @@ def test_resume_after_code_change_is_refused_then_allowed_and_recorded(store, mo
     real = code_identity.code_identity()
     changed = real | {"commit": "f" * 40, "dirty": not real["dirty"], "source_sha256": "0" * 64}
     monkeypatch.setattr(code_identity, "code_identity", lambda run_fn=None: changed | {"run_fn": real["run_fn"]})
-    before = _snapshot(out)
+    before = folder_bytes(out)
     capsys.readouterr()
 
     assert _sweep(exp, out, "--resume") == 2
-    line = _one_line(capsys.readouterr().err, "its runs were made by different code")
+    line = one_line_error(capsys.readouterr().err, "its runs were made by different code")
     assert f"commit {(real['commit'] or 'none')[:12]} -> ffffffffffff" in line
     assert "dirty" in line and "source_sha256" in line and "--allow-code-change" in line
-    assert _snapshot(out) == before  # refused before anything was written
+    assert folder_bytes(out) == before  # refused before anything was written
 
     assert _sweep(exp, out, "--resume", "--allow-code-change") == 0
     manifest = json.loads((out / "manifest.json").read_text())
@@ -194,10 +182,10 @@ def test_source_hash_sees_an_edit_of_the_model_code(tmp_path):
     ],
     ids=["not-an-object", "binary", "truncated", "wrong-field-type"],
 )
-def test_corrupt_manifest_is_one_line(store, capsys, content, fragment):
+def test_corrupt_manifest_isone_line_error(store, capsys, content, fragment):
     exp, out = store
     (out / "manifest.json").write_bytes(content)
-    before = _snapshot(out)
+    before = folder_bytes(out)
     capsys.readouterr()
     for argv in (
         ["sweep", str(exp), "--out", str(out), "--workers", "0", "--resume"],
@@ -205,8 +193,8 @@ def test_corrupt_manifest_is_one_line(store, capsys, content, fragment):
         ["sensitivity", str(out), "--output", "final_hhi"],
     ):
         assert main(argv) == 2
-        _one_line(capsys.readouterr().err, fragment)
-    assert _snapshot(out) == before
+        one_line_error(capsys.readouterr().err, fragment)
+    assert folder_bytes(out) == before
 
 
 def test_design_over_the_limit_is_refused_at_once(tmp_path, capsys):
@@ -220,5 +208,5 @@ def test_design_over_the_limit_is_refused_at_once(tmp_path, capsys):
     start = time.perf_counter()
     assert main(["sweep", str(exp), "--out", str(tmp_path / "out")]) == 2
     assert time.perf_counter() - start < 1.0
-    _one_line(capsys.readouterr().err, "the design has 50,000,000 runs (10,000,000 design points x 5 replications")
+    one_line_error(capsys.readouterr().err, "the design has 50,000,000 runs (10,000,000 design points x 5 replications")
     assert not (tmp_path / "out").exists()

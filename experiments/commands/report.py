@@ -56,7 +56,7 @@ def report_command(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from experiments.report import write_report
 
-    with FileLock(page.absolute().parent / f".{page.name}.lock", busy):
+    with FileLock(page.absolute().parent / f".{page.name}.lock", busy, remove=True):
         path = write_report(folder, args.out, dpi=dpi)
     print(f"report: {path}")
     return 0
