@@ -178,7 +178,7 @@ def test_missing_scheduler_file_waits_at_most_the_timeout(tmp_path, capsys):
     [(b'{"type": "Scheduler"}', "no 'address'"), (b"\xff\xfe\x00binary", "not UTF-8"), (b"{", "not JSON")],
     ids=["no-address", "binary", "truncated"],
 )
-def test_invalid_scheduler_file_isone_line_error(tmp_path, capsys, content, fragment):
+def test_invalid_scheduler_file_is_one_line(tmp_path, capsys, content, fragment):
     exp = write_experiment(tmp_path, TINY)
     sched = tmp_path / "sched.json"
     sched.write_bytes(content)

@@ -101,7 +101,7 @@ n = 2
 """
 
 
-def test_sensitivity_of_a_damaged_store_isone_line_error(tmp_path, capsys):
+def test_sensitivity_of_a_damaged_store_is_one_line(tmp_path, capsys):
     exp = write_experiment(tmp_path, SOBOL)
     out = tmp_path / "out"
     assert _sweep(exp, out) == 0
@@ -182,7 +182,7 @@ def test_source_hash_sees_an_edit_of_the_model_code(tmp_path):
     ],
     ids=["not-an-object", "binary", "truncated", "wrong-field-type"],
 )
-def test_corrupt_manifest_isone_line_error(store, capsys, content, fragment):
+def test_corrupt_manifest_is_one_line(store, capsys, content, fragment):
     exp, out = store
     (out / "manifest.json").write_bytes(content)
     before = folder_bytes(out)
