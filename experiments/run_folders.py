@@ -91,10 +91,11 @@ def commit_run(
         os.rename(tmp, final)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise EnvironmentFault(f"cannot write {exc.filename or final}: {exc.strerror or exc}") from exc
-    except EnvironmentFault:
+        name = str(exc.filename or final).replace(str(tmp), str(final))
+        raise EnvironmentFault(f"cannot write {name}: {exc.strerror or exc}") from exc
+    except EnvironmentFault as exc:  # name the file by its final path, not the temporary folder's
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        raise EnvironmentFault(str(exc).replace(str(tmp), str(final))) from exc
     return final
 
 

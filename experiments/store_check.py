@@ -49,8 +49,12 @@ class StoreCheck:
         if self.partial:
             shown = ", ".join(self.partial[:5]) + (" ..." if len(self.partial) > 5 else "")
             out.append(f"  {len(self.partial)} partial temporary file(s) (deleted by --resume): {shown}")
-        for i, code in enumerate(self.codes, 1):
-            out.append(f"  code of session {i}: {_describe_code(code)}")
+        first = 1
+        for i, code in enumerate(self.codes, 1):  # one line per run of sessions with the same code
+            if i == len(self.codes) or _key(self.codes[i]) != _key(code):
+                which = f"session {i}" if first == i else f"sessions {first}-{i}"
+                out.append(f"  code of {which}: {_describe_code(code)}")
+                first = i + 1
         if len({_key(c) for c in self.codes}) > 1:
             out.append("  WARNING: the sessions ran different code (resumed with --allow-code-change)")
         return out

@@ -118,7 +118,7 @@ def test_disk_full_during_sweep_keeps_finished_runs(tmp_path, capsys, monkeypatc
 
     monkeypatch.setattr(run_folders, "open", full, raising=False)
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "0", "--quiet"]) == 1
-    one_line_error(capsys.readouterr().err, "summary.json: No space left on device")
+    one_line_error(capsys.readouterr().err, f"cannot write {out}/runs/run_id=00002/summary.json: No space left on device")
     assert completed_runs(out) == {0, 1}
     monkeypatch.undo()
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "0", "--quiet", "--resume"]) == 0
@@ -264,3 +264,17 @@ def test_strategy_registered_by_the_run_function_module_is_accepted(tmp_path):
     assert report.complete and report.n_runs == 2
     with pytest.raises(ExperimentError, match="run_fn 'no_such_module:simulate': cannot be imported"):
         experiments.sweep(exp, tmp_path / "other", workers=0, progress=False, run_fn="no_such_module:simulate")
+
+
+def test_second_figures_or_report_into_one_place_is_refused(tmp_path, capsys):
+    from simulation.output_folders import FileLock
+
+    results = tmp_path / "results"
+    results.mkdir()
+    with FileLock(results / ".figures.lock", "held by the test"):
+        assert main(["figures", str(results)]) == 2
+        one_line_error(capsys.readouterr().err, "another process (pid")
+    with FileLock(results / ".report.html.lock", "held by the test"):
+        assert main(["report", str(results)]) == 2
+        one_line_error(capsys.readouterr().err, "another report (pid")
+    assert sorted(p.name for p in results.iterdir()) == [".figures.lock", ".report.html.lock"]
