@@ -1,9 +1,10 @@
-"""``aimarket report``: one self-contained HTML page answering the research questions.
+"""``aimarket report``: one self-contained HTML page on the sweeps in a folder.
 
     aimarket report DIR [--out FILE] [--dpi N]
 
-DIR is a results root (one sweep folder per experiment of experiments/questions/) or a single sweep
-folder. Nothing is simulated. The page (default DIR/report.html) embeds its figures as PNG.
+DIR is a results root (one sweep folder per experiment) or a single sweep folder, of the research
+questions or of any experiment file. Nothing is simulated. The page (default DIR/report.html) embeds
+its figures as PNG; its tables are also written as CSV and LaTeX into tables/ beside it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from simulation.errors import UserInputError
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "report",
-        help="write report.html answering the research questions from stored results",
-        description="Write a self-contained HTML report: per research question its figures and the numbers "
-        "that answer it (mean across runs with the 5th and 95th percentiles), from the results in DIR.",
+        help="write report.html on the sweeps in a folder (research questions or any sweep)",
+        description="Write a self-contained HTML report from the results in DIR: per research question its "
+        "figures and the numbers that answer it, and per sweep a section per output listed in its experiment "
+        "file ([report] outputs = [...]); numbers are means across runs with the 5th and 95th percentiles. "
+        "Tables also as CSV and LaTeX (booktabs) in tables/ beside the page.",
     )
     parser.add_argument("dir", metavar="DIR", help="results folder, e.g. results/quick")
     parser.add_argument("--out", metavar="FILE", default=None, help="the page to write (default: DIR/report.html)")
