@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from experiments import figures as F
@@ -155,8 +154,9 @@ def plot_output(source, y: str, x: str = "step", by: list[str] | None = None) ->
         ax.set_ylabel(f"{y} ({unit(y)})" if unit(y) else y)
         if x == "year":
             F._year_axis(ax)
-        if x not in TIME_AXES and data[x].dtype.kind in "fi" and data[x].min() > 0 and data[x].max() / data[x].min() > 50:
-            ax.set_xscale("log")
+        values = data[x]
+        if x not in TIME_AXES and values.dtype.kind in "fi" and values.min() > 0 and values.max() / values.min() > 50:
+            ax.set_xscale("log")  # a factor spanning orders of magnitude (e.g. a log-sampled range)
         ax.legend(loc="best")
     what = y if x in TIME_AXES or output_kind(res, y) == "summary" else f"{y} (each run's mean over its last year)"
     caption = (f"{what} against {_axis_label(res, x)}: mean across runs with a band from the 5th to the 95th "

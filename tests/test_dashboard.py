@@ -207,6 +207,7 @@ def test_dashboard_in_chromium(dashboard_server, tmp_path):
             page.wait_for_timeout(1000)
             step_button.click()
             _wait_for_step(page, 0)
+            assert page.locator("[data-input='regulator.policy']").inner_text() == "training_threshold"
             step_button.click()
             _wait_for_step(page, 1)
             regulated_run = direct_run(controls.overrides(base, {**start, "regulator.policy": "training_threshold"}), 2)

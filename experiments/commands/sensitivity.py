@@ -35,9 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def sensitivity_command(args: argparse.Namespace) -> int:
-    from experiments.sensitivity_analysis import format_table, sensitivity
-
     import sys
+
+    from experiments.sensitivity_analysis import format_table, sensitivity
 
     table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot)
     print(format_table(table))

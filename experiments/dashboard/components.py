@@ -165,6 +165,12 @@ def readout(model: DashboardModel):
     return solara.Card(title, children=[solara.HTML(tag="div", unsafe_innerHTML=table)])
 
 
+def _setting(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def about(model: DashboardModel):
     """What is running: scenario, users sampled, steps, and how to apply changed inputs."""
     s = model.config
@@ -174,5 +180,9 @@ def about(model: DashboardModel):
              "Changed inputs take effect at <b>Reset</b>."]
     if model.error:
         lines.insert(0, f"<b>Invalid inputs:</b> {html.escape(model.error)}")
+    inputs = "".join(f"<tr><td><code>{html.escape(key)}</code></td><td data-input='{html.escape(key, quote=True)}'>"
+                     f"{html.escape(_setting(value))}</td></tr>" for key, value in model.overrides.items())
+    lines.append(f"Inputs of this run (scenario values, as for <code>aimarket run --set</code>):"
+                 f"<table class='aimarket-inputs'>{inputs}</table>")
     body = "".join(f"<p>{line}</p>" for line in lines)  # HTML, not Markdown: no maths or diagram scripts to load
     return solara.Card("This run", children=[solara.HTML(tag="div", unsafe_innerHTML=body)])
