@@ -109,10 +109,6 @@ def plot_data(res, y: str, x: str = "step", by: list[str] | None = None) -> pd.D
     return F.band(table, [*by, x], y)
 
 
-def _legend_label(by: list[str], values, n: pd.Series) -> str:
-    low, high = int(n.min()), int(n.max())
-    count = f"n = {low}" if low == high else f"n = {low}-{high}"
-    return f"{F.setting_label(by, values)} ({count})" if by else f"all runs ({count})"
 
 
 def _axis_label(res, x: str) -> str:
@@ -142,11 +138,11 @@ def plot_output(source, y: str, x: str = "step", by: list[str] | None = None) ->
         groups = data.groupby(by, sort=True) if by else [((), data)]
         for i, (values, d) in enumerate(groups):
             values = values if isinstance(values, tuple) else (values,)
-            label = _legend_label(by, values, d["n"])
+            label = F.setting_label(by, values) if by else "all runs"
             color = F.PALETTE[i % len(F.PALETTE)]
             if many:
                 ax.errorbar(d[x], d["mean"], yerr=[d["mean"] - d["lo"], d["hi"] - d["mean"]], fmt=F.MARKERS[i % 6],
-                            color=color, label=label, linewidth=0.8)
+                            color=color, label=f"{label} ({F.count_text(d['n'])})", linewidth=0.8)
             else:
                 F._draw_band(ax, d, x, color=color, label=label, linestyle=F.LINESTYLES[i % 4],
                              marker=None if x in TIME_AXES else F.MARKERS[i % 6])
