@@ -40,16 +40,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(str(text).strip())
-    except ValueError:
-        raise UserInputError(f"--port: must be an integer between 0 and 65535 (got {text!r})") from None
-    if not 0 <= port <= 65535:
-        raise UserInputError(f"--port: must be an integer between 0 and 65535 (got {port})")
-    return port
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -76,7 +66,9 @@ def server_command(scenario: str | None, host: str, port: int) -> tuple[list[str
 
 
 def dashboard_command(args: argparse.Namespace) -> int:
-    port = _port(args.port)
+    from experiments.commands.options import bounded_integer
+
+    port = bounded_integer("--port", args.port, 0, 65535)
     host = str(args.host).strip()
     if not host:
         raise UserInputError("--host: give an address to listen on, e.g. 127.0.0.1")

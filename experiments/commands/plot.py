@@ -35,12 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def plot_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from experiments.commands.figures import _dpi
+    from experiments.commands.options import bounded_integer
 
     folder = Path(args.dir)
     if not (folder / "manifest.json").is_file():
         raise UserInputError(f"{folder}: not a sweep folder (no manifest.json; give the --out folder of a sweep)")
-    dpi = _dpi(args.dpi)
+    dpi = bounded_integer("--dpi", args.dpi, 10, 2400)
     by = [b.strip() for b in str(args.by).split(",") if b.strip()]
 
     import matplotlib

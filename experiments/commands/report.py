@@ -36,12 +36,9 @@ def report_command(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UserInputError(f"{folder}: not a folder (give a results folder, e.g. results/quick)")
-    try:
-        dpi = int(str(args.dpi).strip())
-    except ValueError:
-        raise UserInputError(f"--dpi: must be a positive integer (got {args.dpi!r})") from None
-    if not 10 <= dpi <= 1200:
-        raise UserInputError(f"--dpi: must be between 10 and 1200 (got {dpi})")
+    from experiments.commands.options import bounded_integer
+
+    dpi = bounded_integer("--dpi", args.dpi, 10, 1200)
     if args.out is not None and Path(args.out).is_dir():
         raise UserInputError(f"--out {args.out}: is a folder (give a file name, e.g. report.html)")
 
