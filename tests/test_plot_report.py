@@ -169,3 +169,20 @@ def test_overview_names_the_largest_labs_and_groups_the_rest():
     total = sum(range(1, 16))
     assert shares["Lab $14$"][0] == pytest.approx(15 / total)
     assert math.isclose(shares[f"other labs ({15 - NAMED_LABS})"][0], sum(range(1, 16 - NAMED_LABS)) / total)
+
+
+def test_overview_draws_lab_names_as_plain_text(tmp_path):
+    import dataclasses
+
+    import pyarrow as pa
+
+    from simulation.overview import draw_overview
+    from simulation.run import simulate
+    from simulation.scenario_io import load_scenario
+
+    result = simulate(load_scenario(None, {"users.count": 60}), steps=2)
+    names = [r"Lab $\oops$" if n == "OpenAI" else n for n in result.labs.column("name").to_pylist()]
+    labs = result.labs.set_column(result.labs.schema.get_field_index("name"), "name", pa.array(names))
+    path = tmp_path / "overview.png"
+    draw_overview(dataclasses.replace(result, labs=labs), path)  # as mathtext, \oops would not parse
+    assert path.read_bytes().startswith(b"\x89PNG")
