@@ -217,6 +217,16 @@ def test_dashboard_in_chromium(dashboard_server, tmp_path):
             assert values["regulated share"] > 0.0
             assert _plot_sources(page) != first_plots  # the plots were redrawn with the new numbers
 
+            # Play runs steps until paused; the page then shows the model after that many steps
+            page.get_by_role("button", name="▶").click()
+            page.locator("[data-series='step']").filter(has_text="4").wait_for(timeout=60_000)
+            page.get_by_role("button", name="❚❚").click()
+            page.wait_for_timeout(2000)
+            steps = int(_readout(page)["step"]) + 1
+            assert steps >= 5
+            _assert_matches(_readout(page), direct_run(controls.overrides(
+                base, {**start, "regulator.policy": "training_threshold"}), steps), tasks)
+
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
