@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from simulation.errors import SimulationError, UserInputError
+from simulation.errors import EnvironmentFault, SimulationError, UserInputError
 
 #: Subcommand modules under ``experiments.commands``, in the order shown by ``--help``.
 COMMANDS = ("run", "sweep", "sensitivity", "questions", "figures", "report")
@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SimulationError as exc:
         print(f"{PROG}: simulation failed: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except EnvironmentFault as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -205,10 +205,9 @@ class Backend:
             if isinstance(self.scheduler, Client):
                 self.client = self.scheduler
             else:
-                if self.scheduler_file is not None:
-                    self.client = Client(scheduler_file=str(self.scheduler_file))
-                else:
-                    self.client = Client(self.scheduler)
+                from experiments.scheduler_connect import connect
+
+                self.client = connect(self.scheduler, self.scheduler_file)  # waits, one-line errors
                 self._own_client = True
             self.executor = self.client.get_executor(pure=False)
         return self.executor

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments import store
+from experiments import store, summary_table
 from experiments.design import (
     build_runs,
     design_table,
@@ -169,6 +169,7 @@ def sweep(
     progress: bool | None = None,
     max_attempts: int = 3,
     run_fn: str | None = None,
+    slurm: Any = None,
 ) -> SweepReport:
     """Run every missing run of the experiment file ``experiment_path`` into the folder ``out``.
 
@@ -179,6 +180,9 @@ def sweep(
     progress: show a tqdm bar (default: when stderr is a terminal).
     max_attempts: attempts per run whose worker process died (a run that raises is not retried).
     run_fn: ``"module:function"`` called instead of ``simulation.run.simulate`` (tests, benchmarks).
+    slurm: run on Dask workers submitted as SLURM jobs (:mod:`experiments.slurm`): True for the
+    defaults of the ``[slurm]`` sections, or a dict of :class:`experiments.slurm_options.SlurmOptions`
+    keys (``{"jobs": 8, "walltime": "02:00:00", "interface": "ib0"}``).
     Returns a :class:`SweepReport`; raises :class:`ExperimentError` for bad input.
     """
     if scheduler is not None and scheduler_file is not None:
@@ -188,6 +192,7 @@ def sweep(
     t0 = time.perf_counter()
     out = Path(out).resolve()
     exp, base, runs, design_bytes, identity = prepare(experiment_path)
+    slurm_options = _slurm_options(slurm, exp, out, workers, scheduler, scheduler_file)
     _check_folder(out, identity, resume)
     (out / store.RUNS).mkdir(parents=True, exist_ok=True)
     with store.FolderLock(out), _sigterm_as_interrupt():
@@ -207,7 +212,20 @@ def sweep(
             progress,
             max_attempts,
             run_fn,
+            slurm_options,
         )
+
+
+def _slurm_options(slurm, exp, out, workers, scheduler, scheduler_file):
+    """The checked SLURM settings (None without ``slurm``), before anything is written."""
+    if slurm is None or slurm is False:
+        return None
+    if scheduler is not None or scheduler_file is not None or workers is not None:
+        raise ExperimentError("--slurm: starts its own Dask cluster; do not also give --workers or --scheduler*")
+    from experiments import slurm_options
+    from experiments.slurm import prepare as prepare_slurm
+
+    return prepare_slurm(slurm_options.resolve(slurm, exp.raw, exp.path.name), out)
 
 
 def _run_session(
@@ -225,6 +243,7 @@ def _run_session(
     progress,
     max_attempts,
     run_fn,
+    slurm_options=None,
 ) -> SweepReport:
     store.clean_partial(out)
     if manifest is None:
@@ -238,7 +257,12 @@ def _run_session(
     todo = [r for r in runs if r.run_id not in done]
     failures = {f["run_id"]: f for f in manifest.get("failed_runs", []) if f["run_id"] not in done}
     tracebacks: dict[int, str] = {}
-    backend = Backend(workers, scheduler, None if scheduler_file is None else str(scheduler_file))
+    if slurm_options is not None:
+        from experiments.slurm import SlurmBackend
+
+        backend = SlurmBackend(slurm_options, out)
+    else:
+        backend = Backend(workers, scheduler, None if scheduler_file is None else str(scheduler_file))
     session: dict[str, Any] = {
         "started": _now(),
         "finished": None,
@@ -306,6 +330,7 @@ def _run_session(
         if bar is not None:
             bar.close()
         save(status)
+    summary_table.write(out)  # the combined table of every finished run (not after an interruption)
     report.failed = [failures[k] for k in sorted(failures)]
     report.seconds = time.perf_counter() - t0
     report.backend = session["backend"]

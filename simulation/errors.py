@@ -16,5 +16,10 @@ class ExperimentError(UserInputError):
     """An experiment file is invalid."""
 
 
+class EnvironmentFault(RuntimeError):
+    """The machine, not the input, stops the command: a scheduler that cannot be reached, a missing
+    system tool, a full disk. The message is one line; the command line exits with status 1."""
+
+
 class SimulationError(RuntimeError):
     """A numerical failure inside a run; the message names the step, lab and task type."""

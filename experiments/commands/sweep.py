@@ -2,6 +2,11 @@
 
     aimarket sweep EXPERIMENT.toml --out DIR [--workers N] [--scheduler ADDRESS | --scheduler-file FILE]
                    [--resume] [--quiet]
+    aimarket sweep EXPERIMENT.toml --out DIR --slurm --interface IFACE [--slurm-jobs N] ...
+    aimarket sweep --check [--rebuild-summary] DIR
+
+The SLURM options are added by :mod:`experiments.commands.sweep_slurm`, the store check's by
+:mod:`experiments.commands.sweep_check`.
 
 Exit status: 0 every run done, 1 some runs failed (recorded in DIR/manifest.json and
 DIR/failures.json), 2 bad input (one line on stderr), 130 interrupted (finished runs are kept; add
@@ -23,11 +28,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Run every run of an experiment file (factors, sampler, replications, seeds) on this "
         "machine's cores or on a Dask cluster, into a resumable results folder (see experiments/examples/).",
     )
-    parser.add_argument("experiment", metavar="EXPERIMENT.toml", help="experiment file")
+    parser.add_argument("experiment", metavar="EXPERIMENT.toml", help="experiment file (with --check: the results folder)")
     parser.add_argument(
         "--out",
         metavar="DIR",
-        required=True,
+        default=None,
         help="results folder (new, empty, or this sweep's with --resume)",
     )
     parser.add_argument(
@@ -55,6 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="continue the sweep in DIR: keep finished runs, run only what is missing",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from experiments.commands import sweep_check, sweep_slurm
+
+    sweep_slurm.add_arguments(parser)
+    sweep_check.add_arguments(parser)
     parser.set_defaults(func=sweep_command)
     return parser
 
@@ -73,8 +82,13 @@ def parse_workers(text: str | None) -> int | None:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
+    from experiments.commands import sweep_check, sweep_slurm
     from experiments.session import sweep
 
+    if args.check or args.rebuild_summary:
+        return sweep_check.check_command(args)
+    if args.out is None:
+        raise UserInputError("--out: required (the results folder: new, empty, or this sweep's with --resume)")
     if not str(args.out).strip():
         raise UserInputError("--out: must be a folder path (got '')")
     report = sweep(
@@ -85,6 +99,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         resume=args.resume,
         scheduler_file=args.scheduler_file,
         progress=False if args.quiet else None,
+        slurm=sweep_slurm.slurm_argument(args),
     )
     print(report.line(), file=sys.stderr)
     for failure in report.failed[:5]:
