@@ -32,8 +32,10 @@ def sweep(
 
     workers: local processes (default: usable cores; 0 = this process). scheduler: a Dask scheduler
     address or ``distributed.Client`` (options: ``scheduler_file=``, ``progress=``,
-    ``max_attempts=``). resume: continue the sweep already in ``out``. Returns a
-    :class:`experiments.session.SweepReport`.
+    ``max_attempts=``, ``slurm=``: True or a dict such as ``{"jobs": 8, "walltime": "02:00:00",
+    "interface": "ib0"}`` to run on Dask workers submitted as SLURM jobs, see docs/cluster.md).
+    resume: continue the sweep already in ``out``. Returns a :class:`experiments.session.SweepReport`;
+    the sweep also writes ``out/summary.parquet``, one row per finished run.
     """
     from experiments.session import sweep as _sweep
 

@@ -69,9 +69,9 @@ def require_sbatch() -> None:
 
 def interface_address(interface: str | None) -> str:
     """The IPv4 address of ``interface``; a one-line error naming the machine's interfaces."""
-    import psutil
-
     import socket
+
+    import psutil
 
     names = sorted(psutil.net_if_addrs())
     if not interface:
@@ -287,7 +287,7 @@ def _sbatch_memory(memory: str) -> str:
     """``--mem`` as dask-jobqueue writes it (whole MiB/GiB)."""
     from dask.utils import parse_bytes
 
-    return f"{max(1, parse_bytes(memory) // 2**20)}M"
+    return f"{max(1, -(-parse_bytes(memory) // 2**20))}M"
 
 
 def _quiet_dask_logs() -> None:

@@ -92,6 +92,8 @@ KEYS = tuple(f.name for f in fields(SlurmOptions))
 def parse_walltime(text: Any, where: str) -> int:
     """Seconds of a SLURM time limit ``[D-]HH:MM:SS`` or ``MM:SS``; at least 2 minutes."""
     m = _WALLTIME.match(str(text).strip()) if isinstance(text, str) else None
+    if m and (int(m.group(4)) > 59 or (m.group(2) is not None and int(m.group(3)) > 59)):
+        m = None
     if not m:
         raise UserInputError(f"{where}: must be a SLURM time HH:MM:SS, MM:SS or D-HH:MM:SS (got {text!r})")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in m.groups())

@@ -191,3 +191,20 @@ def test_scheduler_file_sbatch_end_to_end(slurm_cluster, numba_cache, tmp_path):
     for address in ("Scheduler at:", "Listening to:", "dashboard at:"):
         lines = [line for line in text.splitlines() if address in line]
         assert lines and all("127.0.0.1" in line for line in lines), lines
+
+
+@pytest.mark.slow
+def test_sweep_longer_than_a_walltime_goes_on_with_fresh_jobs(slurm_cluster, numba_cache, tmp_path):  # noqa: F811
+    # walltime 2 min: each worker retires after 54 +- 6 s, and the sweep needs about 2 minutes of work
+    exp = write_experiment(tmp_path, LONG.replace("replications = 4", "replications = 16"))
+    out = tmp_path / "slurm"
+    cmd = _sweep_cli(exp, out, numba_cache)
+    cmd[cmd.index("00:10:00")] = "00:02:00"
+    started = time.monotonic()
+    res = subprocess.run(cmd, env=slurm_cluster.env(), capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert time.monotonic() - started > 120, "the sweep was shorter than a walltime: make it longer"
+    assert len(_job_logs(out)) >= 4  # the first two jobs retired and fresh ones took over
+    local = tmp_path / "local"
+    experiments.sweep(exp, local, workers=2, progress=False)
+    assert run_files(out) == run_files(local)

@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Run every run of an experiment file (factors, sampler, replications, seeds) on this "
         "machine's cores or on a Dask cluster, into a resumable results folder (see experiments/examples/).",
     )
-    parser.add_argument("experiment", metavar="EXPERIMENT.toml", help="experiment file (with --check: the results folder)")
+    parser.add_argument(
+        "experiment", metavar="EXPERIMENT.toml", help="experiment file (with --check: the results folder)"
+    )
     parser.add_argument(
         "--out",
         metavar="DIR",

@@ -33,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="submit Dask workers as SLURM jobs from this machine (needs the cluster extra: dask-jobqueue)",
     )
     group.add_argument(
-        "--slurm-jobs", metavar="N", default=None, help=f"jobs to keep running, one worker each (default {DEFAULT_JOBS})"
+        "--slurm-jobs",
+        metavar="N",
+        default=None,
+        help=f"jobs to keep running, one worker each (default {DEFAULT_JOBS})",
     )
     group.add_argument(
         "--slurm-walltime",
