@@ -130,6 +130,12 @@ def _check_text(value: Any, where: str) -> str:
     return value.strip()
 
 
+def _check_path(value: Any, where: str) -> str:
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise UserInputError(f"{where}: must be a folder path (got {value!r})")
+    return str(value)
+
+
 def _check_lines(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -145,10 +151,15 @@ _CHECKS = {
     "queue": _check_text,
     "account": _check_text,
     "interface": _check_text,
-    "numba_cache": lambda v, w: str(Path(_check_text(v, w)).expanduser()),
+    "numba_cache": lambda v, w: str(Path(_check_path(v, w)).expanduser()),
     "prologue": _check_lines,
     "sbatch": _check_lines,
 }
+
+
+def check_value(key: str, value: Any, where: str) -> Any:
+    """One setting, validated (``where`` names it in the error: ``--slurm-jobs``, ``slurm.jobs``)."""
+    return _CHECKS[key](value, where)
 
 
 def parse_section(raw: Any, where: str) -> dict[str, Any]:

@@ -76,9 +76,10 @@ def _cli(tmp_path, *args):
         (["--slurm-jobs", "2"], 2, "--slurm-jobs: only with --slurm"),
         (["--slurm"], 2, "--interface: required with --slurm"),
         (["--slurm", "--interface", "nosuch0"], 2, "--interface: no interface 'nosuch0' on this machine (allowed: "),
-        (["--slurm", "--interface", "lo", "--slurm-jobs", "x"], 2, "slurm.jobs: must be an integer >= 1"),
+        (["--slurm", "--interface", "lo", "--slurm-jobs", "x"], 2, "--slurm-jobs: must be an integer >= 1"),
         (["--slurm", "--interface", "lo", "--workers", "2"], 2, "--slurm: starts its own Dask cluster"),
-        (["--slurm", "--interface", "lo", "--slurm-walltime", "5"], 2, "slurm.walltime: must be a SLURM time"),
+        (["--slurm", "--interface", "lo", "--slurm-walltime", "5"], 2, "--slurm-walltime: must be a SLURM time"),
+        (["--slurm", "--interface", "lo", "--slurm-memory", "2"], 2, "--slurm-memory: must be a size such as 2GB"),
     ],
 )
 def test_cli_errors_before_anything_is_written(tmp_path, capsys, args, status, message):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from experiments.slurm_options import DEFAULT_JOBS, DEFAULT_MEMORY, DEFAULT_WALLTIME
+from experiments.slurm_options import DEFAULT_JOBS, DEFAULT_MEMORY, DEFAULT_WALLTIME, check_value
+from simulation.errors import UserInputError
 
 #: --option -> key of experiments.slurm_options.SlurmOptions
 OPTIONS = {
@@ -65,12 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def slurm_argument(args: argparse.Namespace) -> dict | None:
     """The ``slurm=`` argument of :func:`experiments.session.sweep` (None without ``--slurm``)."""
-    given = {key: getattr(args, name) for name, key in OPTIONS.items() if getattr(args, name) is not None}
+    given = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     if not args.slurm:
         if given:
-            flag = "--" + next(n for n, k in OPTIONS.items() if k in given).replace("_", "-")
-            from simulation.errors import UserInputError
-
-            raise UserInputError(f"{flag}: only with --slurm")
+            raise UserInputError(f"{_flag(next(iter(given)))}: only with --slurm")
         return None
-    return given
+    return {OPTIONS[name]: check_value(OPTIONS[name], value, _flag(name)) for name, value in given.items()}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
