@@ -7,7 +7,7 @@ Dask worker: one single-threaded worker process per job (``cores=1, processes=1`
 Dask backend (:mod:`experiments.runner`): workers return a run's files as bytes and the sweep
 process writes them, so the store, resume and byte-identical results are those of a local sweep.
 
-Job count: an adaptive policy (:class:`RunQueueAdaptive`) keeps ``min(jobs, runs not finished)``
+Job count: an adaptive policy (``RunQueueAdaptive``) keeps ``min(jobs, runs queued or in flight)``
 workers, so the cluster scales to ``jobs`` at the start, submits a fresh job whenever a worker leaves
 (cancelled, preempted or retired at the end of its lifetime) and releases idle workers near the end.
 Walltime: each worker retires gracefully (``--lifetime`` with ``--lifetime-stagger``) before its job's
@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +96,6 @@ def prepare(options: SlurmOptions, out: Path) -> SlurmOptions:
     require_sbatch()
     test_submission(options)
     cache = Path(options.numba_cache) if options.numba_cache else Path(out) / SLURM_FOLDER / "numba-cache"
-    from dataclasses import replace
-
     return replace(options, numba_cache=str(cache.resolve()))
 
 
