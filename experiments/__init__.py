@@ -32,9 +32,12 @@ def sweep(
 
     workers: local processes (default: usable cores; 0 = this process). scheduler: a Dask scheduler
     address or ``distributed.Client`` (options: ``scheduler_file=``, ``connect_timeout=`` seconds,
-    ``progress=``, ``max_attempts=``, ``run_fn=``). resume: continue the sweep already in ``out``
-    (options: ``verify=True`` compares every finished run's SHA-256, ``allow_code_change=True`` resumes
-    with other code and records it). Returns a :class:`experiments.session.SweepReport`.
+    ``progress=``, ``max_attempts=``, ``run_fn=``, ``slurm=``: True or a dict such as
+    ``{"jobs": 8, "walltime": "02:00:00", "interface": "ib0"}`` to run on Dask workers submitted as
+    SLURM jobs, see docs/cluster.md). resume: continue the sweep already in ``out`` (options:
+    ``verify=True`` compares every finished run's SHA-256, ``allow_code_change=True`` resumes with
+    other code and records it). Returns a :class:`experiments.session.SweepReport`; the sweep also
+    writes ``out/summary.parquet``, one row per finished run.
     """
     from experiments.session import sweep as _sweep
 

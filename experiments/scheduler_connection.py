@@ -89,9 +89,11 @@ def connect(scheduler: str | None = None, scheduler_file: str | Path | None = No
     except ValueError as exc:
         raise UserInputError(f"{option} {address}: not a scheduler address ({' '.join(str(exc).split())})") from None
     except (OSError, TimeoutError) as exc:
+        # a requeued job or a crashed scheduler leaves a file that names an address nobody answers at
+        hint = "a stale file of a scheduler that has ended? " if scheduler_file is not None else ""
         raise EnvironmentFault(
             f"{option} {address}: no Dask scheduler answered within {timeout:g} s "
-            f"({type(exc).__name__}; is it running and reachable from here? see --connect-timeout)"
+            f"({type(exc).__name__}; {hint}is it running and reachable from here? see --connect-timeout)"
         ) from None
 
 

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments import code_identity, store
+from experiments import code_identity, store, summary_table
 from experiments.design import (
     build_runs,
     design_table,
@@ -207,6 +207,7 @@ def sweep(
     allow_code_change: bool = False,
     verify: bool = False,
     connect_timeout: float | None = None,
+    slurm: Any = None,
 ) -> SweepReport:
     """Run every missing run of the experiment file ``experiment_path`` into the folder ``out``.
 
@@ -221,8 +222,13 @@ def sweep(
     allow_code_change: resume even if the code identity differs from the latest session's.
     verify: on resume, compare every finished run's SHA-256 hashes (sizes are always compared).
     connect_timeout: seconds to wait for a Dask scheduler or its scheduler file (default 10).
-    Returns a :class:`SweepReport`; raises :class:`ExperimentError` for bad input and
-    :class:`~simulation.errors.EnvironmentFault` for an unwritable disk or an unreachable scheduler.
+    slurm: run on Dask workers submitted as SLURM jobs (:mod:`experiments.slurm`): True for the
+    defaults of the ``[slurm]`` sections, or a dict of :class:`experiments.slurm_options.SlurmOptions`
+    keys (``{"jobs": 8, "walltime": "02:00:00", "interface": "ib0"}``).
+    Returns a :class:`SweepReport` (``out/summary.parquet`` is rewritten at the end of a session that
+    is not interrupted); raises :class:`ExperimentError` for bad input and
+    :class:`~simulation.errors.EnvironmentFault` for an unwritable disk, an unreachable scheduler or a
+    machine without SLURM.
     """
     if scheduler is not None and scheduler_file is not None:
         raise ExperimentError("--scheduler and --scheduler-file: give one, not both")
@@ -232,10 +238,16 @@ def sweep(
     out = Path(out).resolve()
     _import_run_fn(run_fn)  # before validation: its module may register the strategies the runs use
     exp, base, runs, design_bytes, identity = prepare(experiment_path)
+    if slurm is not None and slurm is not False:
+        from experiments.slurm import sweep_backend
+
+        # options checked (sbatch --test-only included) before anything is written
+        backend = sweep_backend(slurm, exp, out, workers, scheduler, scheduler_file)
+    else:
+        backend = Backend(workers, scheduler, None if scheduler_file is None else str(scheduler_file), connect_timeout)
     code = code_identity.code_identity(run_fn)
     _check_folder(out, identity, resume, code, allow_code_change)
     ensure_writable_folder(out)
-    backend = Backend(workers, scheduler, None if scheduler_file is None else str(scheduler_file), connect_timeout)
     try:
         backend.connect()  # before anything is written: an unreachable scheduler changes nothing
         (out / store.RUNS).mkdir(parents=True, exist_ok=True)
@@ -355,6 +367,7 @@ def _run_session(
         if bar is not None:
             bar.close()
         save(status)
+    summary_table.write(out)  # the combined table of every finished run (not after an interruption)
     report.failed = [failures[k] for k in sorted(failures)]
     report.seconds = time.perf_counter() - t0
     report.backend = session["backend"]

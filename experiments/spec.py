@@ -12,6 +12,9 @@ vary, how they are sampled, how many replications each design point gets and whi
     [report]                                    # optional: a section of `aimarket report` per output
     outputs = ["hhi", "final_n_labs"]           # (timeseries columns or summary entries)
 
+    [slurm]                                     # optional: defaults of `aimarket sweep --slurm`
+    jobs = 8                                    # (docs/cluster.md); not part of the sweep's identity
+
     [overrides]                                 # applied to the base scenario before any factor
     "users.count" = 2000
 
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulation.errors import ExperimentError, ScenarioError
+from simulation.errors import ExperimentError, ScenarioError, UserInputError
 
 #: tables a run can keep; ``summary`` is always kept (it is the record that a run finished).
 OUTPUT_TABLES = ("timeseries", "labs", "summary")
@@ -59,6 +62,7 @@ _TOP_KEYS = {
     "factors",
     "description",
     "report",
+    "slurm",  # defaults of `aimarket sweep --slurm` (experiments.slurm_options); not part of the identity
 }
 _RANGE_KEYS = {"low", "high", "log", "integer"}
 _SAMPLER_KEYS = {
@@ -278,6 +282,13 @@ def parse_experiment(raw: dict, path: Path, text: str = "") -> Experiment:
     if not isinstance(description, str):
         raise ExperimentError(f"description: must be a string (got {_type_name(description)})")
 
+    if "slurm" in raw:
+        from experiments.slurm_options import parse_section
+
+        try:
+            parse_section(raw["slurm"], "slurm")
+        except UserInputError as exc:
+            raise ExperimentError(str(exc)) from None
     root_seed = _int(raw, "root_seed", None, low=0, high=2**63 - 1)
     if root_seed is None:
         raise ExperimentError("root_seed: missing (one integer >= 0 that fixes every run's seed)")

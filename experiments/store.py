@@ -5,6 +5,8 @@ Layout of ``DIR``::
     DIR/manifest.json           the experiment, resolved base scenario, versions, git, seeds, sampler,
                                 backend, sessions (start/end times) and failed runs with their errors
     DIR/design.parquet          run_id, point, replication, one column per factor, seed
+    DIR/summary.parquet         one row per finished run: design columns and summary scalars
+                                (:mod:`experiments.summary_table`)
     DIR/failures.json           failed runs of the latest session: run_id, seed, error, traceback
     DIR/runs/run_id=00000/      one folder per *finished* run (a hive partition):
         timeseries.parquet      one row per step (if kept)

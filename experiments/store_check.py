@@ -3,7 +3,9 @@
 Reports the design size, the runs done (verified by size, and by SHA-256 with ``verify``), damaged run
 folders, failed and missing runs, partial files an interrupted write left, and the code identities of
 the sessions. :func:`check_store` returns the report; ``ok`` is true when every run is done and every
-run folder verifies.
+run folder verifies. With ``rebuild_summary`` (``--rebuild-summary``) it then rewrites
+``summary.parquet`` from the finished runs (:mod:`experiments.summary_table`), unless a run folder is
+damaged (``--resume`` remakes it first); that is the only file the check ever writes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from experiments import code_identity, store
+from experiments import code_identity, store, summary_table
 from experiments.run_folders import describe_bad, partial_entries, run_folders, verify_runs
 from simulation.errors import StoreError
 
@@ -31,6 +33,8 @@ class StoreCheck:
     partial: list[str] = field(default_factory=list)
     codes: list[dict] = field(default_factory=list)
     status: str = "?"
+    summary_rebuilt: Path | None = None
+    summary_refused: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -57,6 +61,10 @@ class StoreCheck:
                 first = i + 1
         if len({_key(c) for c in self.codes}) > 1:
             out.append("  WARNING: the sessions ran different code (resumed with --allow-code-change)")
+        if self.summary_rebuilt is not None:
+            out.append(f"  wrote {self.summary_rebuilt.name}: one row per finished run ({len(self.done)} rows)")
+        if self.summary_refused is not None:
+            out.append(f"  {summary_table.SUMMARY_TABLE} not rewritten: {self.summary_refused}")
         return out
 
 
@@ -74,9 +82,9 @@ def _describe_code(code: dict) -> str:
     )
 
 
-def check_store(out: str | Path, verify: bool = False) -> StoreCheck:
-    """Inspect the results store ``out`` (nothing is written); raises :class:`StoreError` if ``out``
-    is not a sweep folder or its manifest is corrupt."""
+def check_store(out: str | Path, verify: bool = False, rebuild_summary: bool = False) -> StoreCheck:
+    """Inspect the results store ``out`` (nothing is written unless ``rebuild_summary``); raises
+    :class:`StoreError` if ``out`` is not a sweep folder or its manifest is corrupt."""
     out = Path(out)
     if not out.is_dir():
         raise StoreError(f"--check {out}: not a folder")
@@ -90,7 +98,7 @@ def check_store(out: str | Path, verify: bool = False) -> StoreCheck:
     sessions = [s for s in manifest["sessions"] if isinstance(s, dict)]
     codes = [s.get("code") for s in sessions] or [manifest.get("code")]
     everything = set(range(n_runs))
-    return StoreCheck(
+    report = StoreCheck(
         path=out,
         n_runs=n_runs,
         verified="sizes and SHA-256" if verify else "sizes; add --verify to compare SHA-256 hashes",
@@ -103,6 +111,20 @@ def check_store(out: str | Path, verify: bool = False) -> StoreCheck:
         codes=[c for c in codes if c is not None],
         status=str(manifest.get("status")),
     )
+    if rebuild_summary:
+        _rebuild_summary(report)
+    return report
+
+
+def _rebuild_summary(report: StoreCheck) -> None:
+    out = report.path
+    if report.damaged:
+        report.summary_refused = f"{len(report.damaged)} damaged run folder(s); remake them with --resume first"
+    elif not (out / store.DESIGN).is_file():
+        report.summary_refused = f"no {store.DESIGN} (no run was started)"
+    else:
+        with store.FolderLock(out):  # not while a sweep writes the folder
+            report.summary_rebuilt = summary_table.write(out)
 
 
 def current_code_differences(out: str | Path, run_fn: str | None = None) -> list[str]:

@@ -27,4 +27,5 @@ class StoreError(UserInputError):
 
 class EnvironmentFault(Exception):
     """A fault of the machine, not of the input: a disk that is full, a folder that cannot be written,
-    a scheduler that cannot be reached. The command line prints the one-line message, exit status 1."""
+    a scheduler that cannot be reached, a missing system tool (``sbatch``). The command line prints
+    the one-line message, exit status 1."""

@@ -1,5 +1,6 @@
-"""The shipped SLURM examples bind every Dask server to the address the user names (loopback on one node):
-a Dask scheduler runs code from whoever reaches it, so nothing may listen on all interfaces."""
+"""The shipped scheduler-file sbatch binds every Dask server to the address the user names (loopback on one
+node): a Dask scheduler runs code from whoever reaches it, so nothing may listen on all interfaces.
+(``aimarket sweep --slurm``'s binding is tested in tests/test_slurm_options.py and tests/test_slurm.py.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from experiments.cli import main
 from experiments.run_folders import completed_runs
 
 SBATCH = REPO / "experiments" / "examples" / "slurm_scheduler_file.sbatch"
-JOBQUEUE = REPO / "experiments" / "examples" / "slurm_sweep.py"
 ONE_NODE_BIND = "--host 127.0.0.1"
 
 
@@ -46,14 +46,6 @@ def test_sbatch_binds_every_dask_server_to_the_named_address():
     assert "--no-dashboard --dashboard-address 127.0.0.1:0" in commands["worker"]
     assert "BIND=(--host 127.0.0.1)" in script  # one node: loopback
     assert "accepts" in script or "runs any code" in script  # says why
-
-
-def test_jobqueue_example_names_the_interface_and_keeps_the_dashboard_local():
-    text = JOBQUEUE.read_text()
-    assert '"--interface",\n        required=True' in text
-    assert "interface=args.interface" in text and '"interface": args.interface' in text
-    assert 'default="127.0.0.1:8787"' in text and '"--no-dashboard", "--dashboard-address", "127.0.0.1:0"' in text
-    assert "0.0.0.0" not in text
 
 
 def _listening(pids: set[int]) -> list[str]:
@@ -103,13 +95,11 @@ def test_one_node_commands_listen_on_loopback_only_and_run_a_sweep(tmp_path, cap
     procs = []
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests")]), OMP_NUM_THREADS="1")
     try:
-        for role, command in sorted(_dask_commands(SBATCH.read_text()).items()):  # scheduler first
+        for _role, command in sorted(_dask_commands(SBATCH.read_text()).items()):  # scheduler first
             command = command.replace('"${BIND[@]}"', ONE_NODE_BIND).replace('"$SCHED"', str(sched))
             command = command.replace("127.0.0.1:8787", "127.0.0.1:0")  # any free port for the test
             args = command.split()
             args[0] = str(bindir / "dask")
-            if role == "scheduler":
-                args += ["--port", "0"]
             procs.append(subprocess.Popen(args, env=env, cwd=tmp_path, start_new_session=True,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         exp = write_experiment(tmp_path, 'root_seed = 2\nsteps = 2\noutputs = ["summary"]\n'

@@ -2,13 +2,17 @@
 
     aimarket sweep EXPERIMENT.toml --out DIR [--workers N] [--scheduler ADDRESS | --scheduler-file FILE]
                    [--connect-timeout S] [--resume [--verify] [--allow-code-change]] [--quiet]
-    aimarket sweep --check DIR [--verify]
+    aimarket sweep EXPERIMENT.toml --out DIR --slurm --interface IFACE [--slurm-jobs N] ...
+    aimarket sweep --check DIR [--verify] [--rebuild-summary]
+
+The SLURM options are added by :mod:`experiments.commands.sweep_slurm`, the store check's by
+:mod:`experiments.commands.sweep_check`.
 
 Exit status: 0 every run done, 1 some runs failed (recorded in DIR/manifest.json and
 DIR/failures.json) or an environment fault (a full disk, an unreachable scheduler: one line), 2 bad
 input (one line on stderr), 130 interrupted (finished runs are kept; add ``--resume`` to go on).
-``--check`` runs nothing and writes nothing: exit status 0 when every run is done and verifies, 1
-otherwise.
+``--check`` runs nothing and writes nothing (but summary.parquet with ``--rebuild-summary``): exit
+status 0 when every run is done and verifies, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -26,19 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Run every run of an experiment file (factors, sampler, replications, seeds) on this "
         "machine's cores or on a Dask cluster, into a resumable results folder (see experiments/examples/).",
     )
-    parser.add_argument("experiment", metavar="EXPERIMENT.toml", nargs="?", default=None, help="experiment file")
+    parser.add_argument(
+        "experiment", metavar="EXPERIMENT.toml", nargs="?", default=None, help="experiment file (not with --check)"
+    )
     parser.add_argument(
         "--out",
         metavar="DIR",
         default=None,
         help="results folder (new, empty, or this sweep's with --resume); required unless --check",
-    )
-    parser.add_argument(
-        "--check",
-        metavar="DIR",
-        default=None,
-        help="report the state of the results folder DIR (runs done, damaged, failed, missing; code of "
-        "each session) without running anything",
     )
     parser.add_argument(
         "--workers",
@@ -82,6 +81,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "changed; every session and run folder records its code",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from experiments.commands import sweep_check, sweep_slurm
+
+    sweep_slurm.add_arguments(parser)
+    sweep_check.add_arguments(parser)
     parser.set_defaults(func=sweep_command)
     return parser
 
@@ -99,29 +102,16 @@ def parse_workers(text: str | None) -> int | None:
     return value
 
 
-def check_command(args: argparse.Namespace) -> int:
-    from experiments.store_check import check_store, current_code_differences
-
-    if args.experiment is not None or args.out is not None or args.resume or args.allow_code_change:
-        raise UserInputError("--check DIR: give only the folder (and --verify), not an experiment, --out or --resume")
-    result = check_store(args.check, verify=args.verify)
-    for line in result.lines():
-        print(line)
-    differs = current_code_differences(args.check)
-    print("  current code: " + ("differs from the latest session's: " + "; ".join(differs) if differs
-                                else "the same as the latest session's"))
-    return 0 if result.ok else 1
-
-
 def sweep_command(args: argparse.Namespace) -> int:
+    from experiments.commands import sweep_check, sweep_slurm
     from experiments.scheduler_connection import parse_timeout
 
-    if args.check is not None:
-        return check_command(args)
+    if args.check is not None or args.rebuild_summary:
+        return sweep_check.check_command(args)
     if args.experiment is None:
         raise UserInputError("EXPERIMENT.toml: missing (give an experiment file, or --check DIR)")
     if args.out is None:
-        raise UserInputError("--out: missing (the results folder)")
+        raise UserInputError("--out: required (the results folder: new, empty, or this sweep's with --resume)")
     if not str(args.out).strip():
         raise UserInputError("--out: must be a folder path (got '')")
     if (args.verify or args.allow_code_change) and not args.resume:
@@ -140,6 +130,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         allow_code_change=args.allow_code_change,
         verify=args.verify,
         connect_timeout=timeout,
+        slurm=sweep_slurm.slurm_argument(args),
     )
     print(report.line(), file=sys.stderr)
     for failure in report.failed[:5]:
