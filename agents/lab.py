@@ -1,4 +1,4 @@
-"""AI labs (MODEL.md §7): a Mesa agent holding its models, offers and accounts.
+"""AI labs (docs/ODD.md §7.6-§7.11): a Mesa agent holding its models, offers and accounts.
 
 A :class:`Lab` holds state and books money; what it decides (inference multipliers and prices, the
 next model) is delegated to its strategy object (:mod:`agents.strategies`).
@@ -14,7 +14,7 @@ import numpy as np
 
 @dataclass
 class TrainedModel:
-    """One model: a training run's compute and what it buys (MODEL.md §4, §7).
+    """One model: a training run's compute and what it buys (docs/ODD.md §7.2, §7.6-§7.11).
 
     raw_flop: raw pre-training compute C_raw [FLOP]; ida_flop: inference compute spent generating
     training data [FLOP]; eoom_pre: pre-training capability incl. the IDA gain [eOOM];
@@ -82,7 +82,7 @@ class Ledger:
 class Lab(mesa.Agent):
     """A frontier AI lab.
 
-    State (MODEL.md §7): cash [$]; the deployed model; a model in training (or None); per task type
+    State (docs/ODD.md §7.6-§7.11): cash [$]; the deployed model; a model in training (or None); per task type
     its current offers (one per tier: inference multiplier k and price); open-weights flag; the
     number of consecutive steps with negative cash.
     """

@@ -1,4 +1,4 @@
-"""The regulator (MODEL.md §8): compute-threshold policies applied to models when they are released.
+"""The regulator (docs/ODD.md §7.12): compute-threshold policies applied to models when they are released.
 
 Policies:
 

@@ -1,4 +1,4 @@
-"""Lab strategies: one object per behaviour, one method per decision (MODEL.md §7).
+"""Lab strategies: one object per behaviour, one method per decision (docs/ODD.md §7.6-§7.11).
 
 A strategy answers two questions each time the model asks:
 
@@ -32,7 +32,7 @@ from simulation.errors import ScenarioError
 
 @dataclass(frozen=True)
 class TrainingOption:
-    """A candidate next model with its projection (MODEL.md §7 step 2).
+    """A candidate next model with its projection (docs/ODD.md §7.6-§7.11 step 2).
 
     multiple: raw compute as a multiple of the current model's (0 = keep the current model);
     ida_multiple: IDA compute as a multiple of the new raw compute; eoom_pre [eOOM];

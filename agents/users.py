@@ -1,7 +1,7 @@
 """The user population: sampled users of every task type, with their state held in arrays.
 
 Users are not one Python object each: a population of 20,000 users is a handful of NumPy arrays
-sorted by task type, and every per-user computation is done by the kernels. See MODEL.md §6.
+sorted by task type, and every per-user computation is done by the kernels. See docs/ODD.md §7.4.
 """
 
 from __future__ import annotations

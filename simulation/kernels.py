@@ -1,4 +1,4 @@
-"""Numba market kernels (MODEL.md §5-§7): marginal costs, logit choice, best-response prices.
+"""Numba market kernels (docs/ODD.md §7.3-§7): marginal costs, logit choice, best-response prices.
 
 Conventions shared by every kernel
 ----------------------------------
@@ -13,7 +13,7 @@ is not sold by a lab (self-hosting an open-weight model). Per user ``i``:
 * ``outside[i]``     utility of the outside option ``u_i0 = max(0, v_i h - wage)`` [$]
 
 Per offer ``o``: ``quality[o]`` = success probability ``P_tau(E_o)``, ``price[o]`` [$/task],
-``owner[o]`` (lab id or -1). Utility (MODEL.md §6, equation D1 of docs/ODD.md):
+``owner[o]`` (lab id or -1). Utility (docs/ODD.md §7.4, equation D1 of docs/ODD.md):
 
     u_io = v_i * quality_o - price_o + s_i * 1[owner_o == provider_i]
 
@@ -50,7 +50,7 @@ def _logistic_of_minus(d):
 
 
 # --------------------------------------------------------------------------------------------------
-# Marginal cost (MODEL.md §5, L9)
+# Marginal cost (docs/ODD.md §7.3, L9)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -81,7 +81,7 @@ def marginal_costs(raw_flop: np.ndarray, tokens: np.ndarray, k_grid: np.ndarray,
 
 
 # --------------------------------------------------------------------------------------------------
-# Logit choice (MODEL.md §6, D1-D2)
+# Logit choice (docs/ODD.md §7.4, D1-D2)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -125,7 +125,7 @@ def choice_probabilities(value, mu, switching, provider, outside, quality, price
 
 
 # --------------------------------------------------------------------------------------------------
-# Rivals' part of the logit denominator (MODEL.md §7 step 1)
+# Rivals' part of the logit denominator (docs/ODD.md §7.6)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -169,7 +169,7 @@ def rival_log_sums(value, mu, switching, provider, outside, quality, price, owne
 
 
 # --------------------------------------------------------------------------------------------------
-# Best-response prices of one lab's offers against fixed rivals (MODEL.md §7 step 1)
+# Best-response prices of one lab's offers against fixed rivals (docs/ODD.md §7.6)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -341,7 +341,7 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
         S_o - Lambda_o m_o + sum_o' Gamma_oo' m_o' = 0,
         S_o = sum_i P_io,  Lambda_o = sum_i P_io / mu_i,  Gamma_oo' = sum_i P_io P_io' / mu_i,
 
-    for one offer ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (MODEL.md §7), and with
+    for one offer ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (docs/ODD.md §7.6-§7.11), and with
     homogeneous users ``p - c = mu / (1 - sum of the lab's shares)``. One offer: bracketed Newton
     (:func:`_single_offer_newton`); several: Newton with backtracking on profit, falling back to the
     zeta step of Morrow and Skerlos (2011) (:func:`_multi_offer_newton`). Steps start at ``damping``.
@@ -556,7 +556,7 @@ def best_response_prices(value, mu, switching, is_provider, rival, quality, cost
 
 
 # --------------------------------------------------------------------------------------------------
-# Users' draws of their next provider (MODEL.md §6)
+# Users' draws of their next provider (docs/ODD.md §7.4)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)

@@ -1,4 +1,4 @@
-"""The model's laws: exogenous trends, capability, task success and costs (MODEL.md §3-§5).
+"""The model's laws: exogenous trends, capability, task success and costs (docs/ODD.md §7.1-§5).
 
 Every equation of the model that maps compute to capability or to money is written once, here.
 The scalar laws are numba ``@njit(cache=True)`` functions so that the market kernels
@@ -20,7 +20,7 @@ JOULES_PER_MWH = 3.6e9
 CHINCHILLA_FLOP_PER_PARAM_SQUARED = 120.0  # C = 6 N D with D = 20 N  =>  N = sqrt(C / 120)
 
 
-# --- L1-L3: exogenous trends (MODEL.md §3) -------------------------------------------------------
+# --- L1-L3: exogenous trends (docs/ODD.md §7.1) -------------------------------------------------------
 
 def training_flop_per_dollar(years: float, flop_per_dollar: float, hardware_growth: float) -> float:
     """(L1) Training FLOP bought by one USD ``years`` after the start: ``F(t) = F0 * g_hw ** t`` [FLOP/$]."""
@@ -39,7 +39,7 @@ def algorithmic_efficiency(years: float, algo_growth: float) -> float:
     return algo_growth**years
 
 
-# --- L4-L6: capability (MODEL.md §4) ---------------------------------------------------------------
+# --- L4-L6: capability (docs/ODD.md §7.2) ---------------------------------------------------------------
 
 @njit(cache=True)
 def pretraining_eoom(raw_flop: float, algo_eff: float, data_wall: float, post_wall_returns: float) -> float:
@@ -82,7 +82,7 @@ def ida_gain(exchange_rate: float, ida_flop: float, raw_flop: float) -> float:
     return exchange_rate * math.log10(1.0 + ida_flop / raw_flop)
 
 
-# --- L7-L11: costs and energy (MODEL.md §5) ---------------------------------------------------------
+# --- L7-L11: costs and energy (docs/ODD.md §7.3) ---------------------------------------------------------
 
 @njit(cache=True)
 def chinchilla_parameters(raw_flop: float) -> float:

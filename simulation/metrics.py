@@ -1,4 +1,4 @@
-"""Per-step measures of the market (MODEL.md §8-§9), collected into columns.
+"""Per-step measures of the market (docs/ODD.md §7.12-§9), collected into columns.
 
 Definitions (docs/outputs.md has every column with its unit):
 

@@ -1,4 +1,4 @@
-"""The Mesa model of the AI market (MODEL.md §2-§9).
+"""The Mesa model of the AI market (docs/ODD.md §2.3-§9).
 
 Step order (docs/ODD.md §3 "Process overview and scheduling"), each step ``t``:
 

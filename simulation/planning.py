@@ -1,4 +1,4 @@
-"""Projections behind labs' pre-training and entrants' entry decisions (MODEL.md §7 steps 2-3, entry).
+"""Projections behind labs' pre-training and entrants' entry decisions (docs/ODD.md §7.6-§7.11 steps 2-3, entry).
 
 A projection asks: with a model of capability ``E_pre`` and size ``C_raw``, what operating profit
 per step would the lab earn against rivals' *current* offers, choosing k and price optimally on each
@@ -49,7 +49,7 @@ def projected_step_profit(markets: list[TaskMarket], lab_id: int, raw_flop: floa
 
 def training_options(model, lab) -> list[TrainingOption]:
     """Affordable next models for ``lab``: raw compute ``C_current x multiples`` and, when IDA is
-    enabled, IDA compute ``C_ida = C_raw x ida multiples`` (MODEL.md §7 steps 2-3).
+    enabled, IDA compute ``C_ida = C_raw x ida multiples`` (docs/ODD.md §7.6-§7.11 steps 2-3).
 
     eoom_pre = L4(C_raw, A(now)) + exchange_rate * log10(1 + C_ida / C_raw) (the IDA gain is not
     capped by the data wall); cost = C_raw / training FLOP per $ + C_ida / inference FLOP per $.

@@ -4,7 +4,7 @@ A scenario is a TOML file (see ``scenarios/default.toml``) validated into the im
 :class:`Scenario` below. Validation errors are turned into one-line messages that name the dotted
 field and what is allowed by :mod:`simulation.scenario_io`; this module only declares the schema.
 
-Section numbers (``MODEL.md §n``) refer to the economic specification, mirrored in ``docs/ODD.md``.
+Section numbers refer to ``docs/ODD.md``, the model's specification.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ class RunSettings(_Section):
 
 
 class TimeSettings(_Section):
-    """Calendar (MODEL.md §2)."""
+    """Calendar (docs/ODD.md §2.3)."""
 
     start_year: float = Field(2025.0, ge=1950, le=2200, description="calendar year of step 0 [year]")
     step_years: float = Field(0.25, gt=0, le=10, description="length of one step [years]")
 
 
 class ComputeSettings(_Section):
-    """Exogenous compute trends (MODEL.md §3, §5)."""
+    """Exogenous compute trends (docs/ODD.md §7.1, §7.3)."""
 
     flop_per_dollar: float = Field(5e17, gt=0, description="training FLOP per USD at step 0 [FLOP/$]")
     hardware_growth: float = Field(1.35, gt=0, description="price-performance growth [x per year]")
@@ -59,14 +59,14 @@ class ComputeSettings(_Section):
 
 
 class CapabilitySettings(_Section):
-    """Pre-training capability and the data wall (MODEL.md §4)."""
+    """Pre-training capability and the data wall (docs/ODD.md §7.2)."""
 
     data_wall_eoom: float = Field(26.5, description="effective compute where pre-training data runs out [eOOM]")
     post_wall_returns: float = Field(0.3, ge=0, le=1, description="eOOM per OOM of compute past the wall")
 
 
 class TaskType(_Section):
-    """One task type tau (MODEL.md §4 table)."""
+    """One task type tau (docs/ODD.md §7.2)."""
 
     name: str = Field(min_length=1, description="task type name")
     tokens: float = Field(gt=0, description="base tokens per task (plain forward pass) [tokens]")
@@ -92,14 +92,14 @@ def _default_tasks() -> list[TaskType]:
 
 
 class DemandSettings(_Section):
-    """Market size (MODEL.md §4, §6)."""
+    """Market size (docs/ODD.md §7.2, §7.4)."""
 
     growth: float = Field(1.5, gt=0, description="growth of tasks per step [x per year]")
     market_scale: float = Field(1.0, gt=0, description="multiplier on every task type's tasks per step")
 
 
 class UserSettings(_Section):
-    """The sampled user population (MODEL.md §6)."""
+    """The sampled user population (docs/ODD.md §7.4)."""
 
     count: int = Field(20_000, ge=1, le=10_000_000, description="number of sampled users")
     task_mix: list[float] | None = Field(None, description="share of users per task type (default equal)")
@@ -122,7 +122,7 @@ Strategy = str
 
 
 class LabEntry(_Section):
-    """One lab of the initial roster (MODEL.md §7)."""
+    """One lab of the initial roster (docs/ODD.md §7.6-§7.11)."""
 
     name: str = Field(min_length=1, description="lab name")
     training_flop: float = Field(gt=0, description="raw training compute of the current model [FLOP]")
@@ -144,7 +144,7 @@ class LabEntry(_Section):
 
 
 class LabSettings(_Section):
-    """Lab behaviour and finance (MODEL.md §7)."""
+    """Lab behaviour and finance (docs/ODD.md §7.6-§7.11)."""
 
     k_grid: list[float] = Field(default_factory=_default_k_grid, description="candidate inference multipliers")
     br_rounds: int = Field(3, ge=1, le=1000, description="best-response rounds per step")
@@ -191,7 +191,7 @@ class LabSettings(_Section):
 
 
 class EntrySettings(_Section):
-    """Entry of new labs (MODEL.md §7)."""
+    """Entry of new labs (docs/ODD.md §7.6-§7.11)."""
 
     rate: float = Field(0.25, ge=0, le=1, description="probability per step that an entrant considers entry")
     cash: float = Field(1e9, ge=0, description="entrant's cash [$]")
@@ -200,13 +200,13 @@ class EntrySettings(_Section):
 
 
 class OpenSettings(_Section):
-    """Open-weight releases (MODEL.md §7)."""
+    """Open-weight releases (docs/ODD.md §7.6-§7.11)."""
 
     lag: int = Field(0, ge=0, description="steps between a model's release and its weights' release")
 
 
 class IdaSettings(_Section):
-    """Inference during training: iterated distillation and amplification (MODEL.md §7)."""
+    """Inference during training: iterated distillation and amplification (docs/ODD.md §7.6-§7.11)."""
 
     enabled: bool = Field(False, description="whether labs may spend inference compute on training data")
     exchange_rate: float = Field(0.5, ge=0, description="eOOM per OOM of (1 + C_ida / C_raw)")
@@ -223,7 +223,7 @@ class IdaSettings(_Section):
 
 
 class RegulatorSettings(_Section):
-    """Compute-threshold regulation (MODEL.md §8)."""
+    """Compute-threshold regulation (docs/ODD.md §7.12)."""
 
     policy: Literal["none", "training_threshold", "effective_threshold", "capability_threshold"] = "none"
     threshold_flop: float = Field(1e25, gt=0, description="compute threshold [FLOP]")

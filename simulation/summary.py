@@ -1,4 +1,4 @@
-"""The run's headline numbers for ``summary.json`` (MODEL.md §9). Undefined values are None."""
+"""The run's headline numbers for ``summary.json`` (docs/ODD.md §7.13). Undefined values are None."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Labs that choose between pre-training and inference scaling (issue 4; MODEL.md §7, §9).
+"""Labs that choose between pre-training and inference scaling (issue 4; docs/ODD.md §7.6-§7.11, §7.13).
 
 Small runs (a few hundred users, one to three labs, at most eight steps) built from the default
 scenario with ``load_scenario(None, overrides)``; each check recomputes its quantity by hand from the

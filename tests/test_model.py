@@ -1,5 +1,5 @@
 """The Mesa model of a static market: shares, concentration, the Bertrand first-order condition,
-Ord's arithmetic and determinism (MODEL.md §10)."""
+Ord's arithmetic and determinism (docs/ODD.md §7)."""
 
 from __future__ import annotations
 

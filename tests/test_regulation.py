@@ -1,4 +1,4 @@
-"""The regulator and the measures of Ord's essay (issue 5; MODEL.md §5, §8, §9).
+"""The regulator and the measures of Ord's essay (issue 5; docs/ODD.md §7.3, §7.12, §7.13).
 
 Every run here is small (a few hundred users, one to three labs, at most nine steps) and built from
 the default scenario with ``load_scenario(None, overrides)``; quantities are recomputed by hand from
