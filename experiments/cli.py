@@ -18,7 +18,7 @@ from typing import NoReturn
 from simulation.errors import SimulationError, UserInputError
 
 #: Subcommand modules under ``experiments.commands``, in the order shown by ``--help``.
-COMMANDS = ("run", "sweep", "sensitivity", "questions", "figures", "report")
+COMMANDS = ("run", "calibrate", "sweep", "sensitivity", "questions", "figures", "report")
 
 PROG = "aimarket"
 
