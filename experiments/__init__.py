@@ -31,9 +31,10 @@ def sweep(
     """Run the experiment file ``experiment_path`` into the results folder ``out``.
 
     workers: local processes (default: usable cores; 0 = this process). scheduler: a Dask scheduler
-    address or ``distributed.Client`` (options: ``scheduler_file=``, ``progress=``,
-    ``max_attempts=``). resume: continue the sweep already in ``out``. Returns a
-    :class:`experiments.session.SweepReport`.
+    address or ``distributed.Client`` (options: ``scheduler_file=``, ``connect_timeout=`` seconds,
+    ``progress=``, ``max_attempts=``, ``run_fn=``). resume: continue the sweep already in ``out``
+    (options: ``verify=True`` compares every finished run's SHA-256, ``allow_code_change=True`` resumes
+    with other code and records it). Returns a :class:`experiments.session.SweepReport`.
     """
     from experiments.session import sweep as _sweep
 

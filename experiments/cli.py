@@ -3,7 +3,9 @@
 Each subcommand lives in ``experiments/commands/<name>.py`` and exposes ``add_parser(subparsers)``,
 which registers its parser and sets ``func(args) -> int``. Bad user input (a
 :class:`~simulation.errors.UserInputError` raised anywhere, or an argparse usage error) prints one
-line ``aimarket: error: <message>`` to stderr and exits with status 2, without a traceback.
+line ``aimarket: error: <message>`` to stderr and exits with status 2, without a traceback. An
+environment fault (a :class:`~simulation.errors.EnvironmentFault` or an ``OSError``: a full disk, an
+unreachable scheduler) and a :class:`~simulation.errors.SimulationError` print one line and exit 1.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from simulation.errors import SimulationError, UserInputError
+from simulation.errors import EnvironmentFault, SimulationError, UserInputError
 
 #: Subcommand modules under ``experiments.commands``, in the order shown by ``--help``.
 COMMANDS = ("run", "calibrate", "sweep", "sensitivity", "questions", "figures", "report")
@@ -91,12 +93,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SimulationError as exc:
         print(f"{PROG}: simulation failed: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except EnvironmentFault as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # an environment fault no command translated: still one line, exit 1
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{PROG}: error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

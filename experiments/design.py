@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from experiments.spec import Experiment, ListFactor, RangeFactor
-from simulation.errors import ExperimentError, UserInputError
+from simulation.errors import ExperimentError, ScenarioError, UserInputError
 
 BOOKKEEPING = ("run_id", "point", "replication", "seed")
 
@@ -112,9 +112,7 @@ def design_points(exp: Experiment) -> list[dict[str, Any]]:
 def build_runs(exp: Experiment) -> list[Run]:
     """Every run of ``exp`` in run_id order, with its seed."""
     points = design_points(exp)
-    n_runs = len(points) * exp.replications
-    if n_runs > 10_000_000:
-        raise ExperimentError(f"factors: the design has {n_runs} runs (at most 10,000,000)")
+    n_runs = len(points) * exp.replications  # at most 10,000,000: checked from the counts when parsed
     seeds = run_seeds(exp.root_seed, n_runs)
     runs = []
     for p, values in enumerate(points):
@@ -174,11 +172,29 @@ def load_base_scenario(exp: Experiment):
         raise ExperimentError(f"overrides: {_line(exc)}") from None
 
 
+def check_strategies(scenario) -> None:
+    """Raise :class:`ScenarioError` if a roster lab names a strategy that is not registered."""
+    from agents.strategies import available_strategies
+
+    allowed = available_strategies()
+    for lab in scenario.labs.roster:
+        if lab.strategy not in allowed:
+            raise ScenarioError(
+                f"scenario field 'labs.roster.{lab.name}.strategy': unknown strategy '{lab.strategy}' "
+                f"(allowed: {', '.join(allowed)})"
+            )
+
+
 def validate_against_scenario(exp: Experiment, base, runs: list[Run]) -> None:
-    """Check every factor key and value against the scenario schema: each factor's values (a list's
-    values, a range's low and high) applied one at a time, then the first design point whole."""
+    """Check every factor key and value against the scenario schema (strict types: a string is not a
+    number) and the registered strategies: each factor's values (a list's values, a range's low and
+    high) applied one at a time, then the first design point whole. Nothing is simulated."""
     from simulation.scenario_io import apply_overrides
 
+    try:
+        check_strategies(base)
+    except UserInputError as exc:
+        raise ExperimentError(f"scenario: {_line(exc)}") from None
     for f in exp.factors:
         probes = (
             f.values
@@ -187,12 +203,12 @@ def validate_against_scenario(exp: Experiment, base, runs: list[Run]) -> None:
         )
         for value in probes:
             try:
-                apply_overrides(base, {f.key: value})
+                check_strategies(apply_overrides(base, {f.key: value}))
             except UserInputError as exc:
                 raise ExperimentError(f"factors.{f.key}: {_line(exc)}") from None
     if runs:
         try:
-            apply_overrides(base, run_overrides(exp, runs[0]))
+            check_strategies(apply_overrides(base, run_overrides(exp, runs[0])))
         except UserInputError as exc:
             raise ExperimentError(
                 f"factors: the first design point is not a valid scenario: {_line(exc)}"

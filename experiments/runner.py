@@ -93,7 +93,8 @@ def _init_worker() -> None:
         pass
 
 
-def _resolve(run_fn: str | None):
+def resolve_run_fn(run_fn: str | None):
+    """The function a run calls: ``simulate`` or the ``"module:function"`` named by ``run_fn``."""
     if run_fn is None:
         from simulation.run import simulate
 
@@ -110,7 +111,7 @@ def execute(task: Task) -> Outcome:
 
         warm_up()
         scenario = apply_overrides(task.base, task.overrides)
-        result = _resolve(task.run_fn)(scenario, seed=task.seed)
+        result = resolve_run_fn(task.run_fn)(scenario, seed=task.seed)
         files = {"summary.json": json_bytes(result.summary)}
         if "timeseries" in task.outputs:
             files["timeseries.parquet"] = parquet_bytes(result.timeseries)
@@ -162,9 +163,11 @@ class InlineExecutor:
 class Backend:
     """Creates, recreates and closes the executor of one sweep session."""
 
-    def __init__(self, workers: int | None = None, scheduler: Any = None, scheduler_file: str | None = None):
+    def __init__(self, workers: int | None = None, scheduler: Any = None, scheduler_file: str | None = None,
+                 connect_timeout: float | None = None):
         self.scheduler = scheduler
         self.scheduler_file = scheduler_file
+        self.connect_timeout = connect_timeout
         self.client = None
         self._own_client = False
         self.executor = None
@@ -200,18 +203,23 @@ class Backend:
                     self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
                 )
         else:
-            from distributed import Client
-
-            if isinstance(self.scheduler, Client):
-                self.client = self.scheduler
-            else:
-                if self.scheduler_file is not None:
-                    self.client = Client(scheduler_file=str(self.scheduler_file))
-                else:
-                    self.client = Client(self.scheduler)
-                self._own_client = True
+            self.connect()
             self.executor = self.client.get_executor(pure=False)
         return self.executor
+
+    def connect(self) -> None:
+        """Connect to the Dask scheduler (once; nothing for local backends), within the time limit."""
+        if self.kind != "dask" or self.client is not None:
+            return
+        from distributed import Client
+
+        from experiments.scheduler_connection import DEFAULT_TIMEOUT, connect
+
+        if isinstance(self.scheduler, Client):
+            self.client = self.scheduler
+            return
+        self.client = connect(self.scheduler, self.scheduler_file, self.connect_timeout or DEFAULT_TIMEOUT)
+        self._own_client = True
 
     def window(self) -> int:
         """How many runs to keep submitted at once."""

@@ -107,7 +107,7 @@ def sensitivity(
     seed = manifest["sampler"]["seed"]
 
     design = pq.read_table(out / store.DESIGN).to_pandas().sort_values("run_id")
-    done = store.completed_runs(out)
+    done = store.verified_runs(out)
     missing = [int(r) for r in design["run_id"] if int(r) not in done]
     if missing:
         raise ExperimentError(

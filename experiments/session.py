@@ -3,10 +3,15 @@
 :func:`sweep` is the engine behind ``aimarket sweep`` and :func:`experiments.sweep`.
 
 Identity of a sweep: the experiment's fingerprint (everything in the file that defines runs), the
-hash of the resolved base scenario and the hash of the design. A results folder holds exactly one
-sweep: ``sweep`` refuses a non-empty folder that is not this sweep's, and refuses this sweep's
-folder unless ``resume`` is set. With ``resume`` it deletes partial files, keeps every complete run
-and runs the others (failed runs of earlier sessions are tried again).
+hash of the resolved base scenario and the hash of the design, plus the *code identity* (package
+version, git commit and dirty state of the model code, hash of its sources, the run function: see
+:mod:`experiments.code_identity`). A results folder holds exactly one sweep: ``sweep`` refuses a
+non-empty folder that is not this sweep's, and refuses this sweep's folder unless ``resume`` is set.
+``resume`` with different code is refused (naming what differs) unless ``allow_code_change`` is set;
+then every session records its code in the manifest and every run folder the code that made it.
+With ``resume`` it verifies every finished run folder (sizes; SHA-256 too with ``verify``), deletes
+partial files and folders that fail, keeps every verified run and runs the others (failed runs of
+earlier sessions are tried again).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments import store
+from experiments import code_identity, store
 from experiments.design import (
     build_runs,
     design_table,
@@ -29,11 +34,13 @@ from experiments.design import (
     sampler_seed,
     validate_against_scenario,
 )
-from experiments.runner import Backend, Outcome, Task, run_tasks
+from experiments.run_folders import describe_bad, verify_runs
+from experiments.runner import Backend, Outcome, Task, resolve_run_fn, run_tasks
 from experiments.spec import Experiment, read_experiment
-from simulation.errors import ExperimentError
+from simulation.errors import EnvironmentFault, ExperimentError
+from simulation.output_folders import ensure_writable_folder
 
-FORMAT = 1
+FORMAT = 2  # 2: run folders hold _files.json and a _SUCCESS with its hash; manifests record code identities
 SAVE_EVERY = 2.0  # seconds between manifest refreshes during a sweep
 
 
@@ -48,6 +55,7 @@ class SweepReport:
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     backend: dict = field(default_factory=dict)
+    remade: int = 0  # finished runs that failed verification and were run again
 
     @property
     def complete(self) -> bool:
@@ -56,8 +64,9 @@ class SweepReport:
     def line(self) -> str:
         return (
             f"sweep {self.out}: {self.done_before + self.done_now}/{self.n_runs} runs done "
-            f"({self.done_now} now, {len(self.failed)} failed) in {self.seconds:.1f} s "
-            f"on {self.backend.get('kind')} x{self.backend.get('workers')}"
+            f"({self.done_now} now, {len(self.failed)} failed"
+            + (f", {self.remade} remade after failing verification" if self.remade else "")
+            + f") in {self.seconds:.1f} s on {self.backend.get('kind')} x{self.backend.get('workers')}"
         )
 
 
@@ -90,8 +99,11 @@ def prepare(experiment_path: str | Path):
     return exp, base, runs, design_bytes, identity
 
 
-def _check_folder(out: Path, identity: dict, resume: bool) -> dict | None:
-    """Apply the one-folder-one-sweep rule; returns the existing manifest when resuming."""
+def _check_folder(
+    out: Path, identity: dict, resume: bool, code: dict | None = None, allow_code_change: bool = False
+) -> dict | None:
+    """Apply the one-folder-one-sweep rule (and the one-code rule, see :func:`_check_code`); returns
+    the existing manifest when resuming."""
     if out.exists() and not out.is_dir():
         raise ExperimentError(f"--out {out}: exists and is not a folder")
     if not store.is_nonempty(out):
@@ -113,10 +125,30 @@ def _check_folder(out: Path, identity: dict, resume: bool) -> dict | None:
             f"--out {out}: holds this sweep already ({n_done}/{manifest.get('n_runs')} runs done); "
             "add --resume to run what is missing"
         )
+    if code is not None:
+        _check_code(out, manifest, code, allow_code_change)
     return manifest
 
 
-def _new_manifest(exp: Experiment, base, runs, identity: dict) -> dict[str, Any]:
+def latest_code(manifest: dict) -> dict | None:
+    """The code identity of the store's latest session (or of the store, before any session)."""
+    for session in reversed(manifest.get("sessions") or []):
+        if isinstance(session, dict) and isinstance(session.get("code"), dict):
+            return session["code"]
+    return manifest.get("code")
+
+
+def _check_code(out: Path, manifest: dict, code: dict, allow_code_change: bool) -> None:
+    """Refuse to resume with code other than the latest session's, unless told to allow it."""
+    differs = code_identity.differences(latest_code(manifest), code)
+    if differs and not allow_code_change:
+        raise ExperimentError(
+            f"--out {out}: its runs were made by different code ({'; '.join(differs)}); "
+            "resume with the same code, or add --allow-code-change to record the change and go on"
+        )
+
+
+def _new_manifest(exp: Experiment, base, runs, identity: dict, code: dict) -> dict[str, Any]:
     from simulation.scenario_io import scenario_to_dict
 
     return {
@@ -141,6 +173,8 @@ def _new_manifest(exp: Experiment, base, runs, identity: dict) -> dict[str, Any]
         "n_runs": len(runs),
         "versions": store.package_versions(),
         "git": store.git_state(),
+        "code": code,
+        "code_changed": False,
         "started": _now(),
         "finished": None,
         "status": "running",
@@ -169,6 +203,9 @@ def sweep(
     progress: bool | None = None,
     max_attempts: int = 3,
     run_fn: str | None = None,
+    allow_code_change: bool = False,
+    verify: bool = False,
+    connect_timeout: float | None = None,
 ) -> SweepReport:
     """Run every missing run of the experiment file ``experiment_path`` into the folder ``out``.
 
@@ -178,8 +215,13 @@ def sweep(
     resume: continue the sweep already in ``out`` (required when ``out`` holds it).
     progress: show a tqdm bar (default: when stderr is a terminal).
     max_attempts: attempts per run whose worker process died (a run that raises is not retried).
-    run_fn: ``"module:function"`` called instead of ``simulation.run.simulate`` (tests, benchmarks).
-    Returns a :class:`SweepReport`; raises :class:`ExperimentError` for bad input.
+    run_fn: ``"module:function"`` called instead of ``simulation.run.simulate`` (tests, benchmarks);
+    it is part of the code identity.
+    allow_code_change: resume even if the code identity differs from the latest session's.
+    verify: on resume, compare every finished run's SHA-256 hashes (sizes are always compared).
+    connect_timeout: seconds to wait for a Dask scheduler or its scheduler file (default 10).
+    Returns a :class:`SweepReport`; raises :class:`ExperimentError` for bad input and
+    :class:`~simulation.errors.EnvironmentFault` for an unwritable disk or an unreachable scheduler.
     """
     if scheduler is not None and scheduler_file is not None:
         raise ExperimentError("--scheduler and --scheduler-file: give one, not both")
@@ -187,63 +229,65 @@ def sweep(
         raise ExperimentError(f"--workers: must be >= 0 (got {workers})")
     t0 = time.perf_counter()
     out = Path(out).resolve()
+    _import_run_fn(run_fn)  # before validation: its module may register the strategies the runs use
     exp, base, runs, design_bytes, identity = prepare(experiment_path)
-    _check_folder(out, identity, resume)
-    (out / store.RUNS).mkdir(parents=True, exist_ok=True)
-    with store.FolderLock(out), _sigterm_as_interrupt():
-        manifest = _check_folder(out, identity, resume)  # again, under the lock
-        return _run_session(
-            exp,
-            base,
-            runs,
-            design_bytes,
-            identity,
-            manifest,
-            out,
-            t0,
-            workers,
-            scheduler,
-            scheduler_file,
-            progress,
-            max_attempts,
-            run_fn,
-        )
+    code = code_identity.code_identity(run_fn)
+    _check_folder(out, identity, resume, code, allow_code_change)
+    ensure_writable_folder(out)
+    backend = Backend(workers, scheduler, None if scheduler_file is None else str(scheduler_file), connect_timeout)
+    try:
+        backend.connect()  # before anything is written: an unreachable scheduler changes nothing
+        (out / store.RUNS).mkdir(parents=True, exist_ok=True)
+        with store.FolderLock(out), _sigterm_as_interrupt():
+            manifest = _check_folder(out, identity, resume, code, allow_code_change)  # again, under the lock
+            return _run_session(
+                exp, base, runs, design_bytes, identity, code, manifest, out, t0, backend, progress,
+                max_attempts, run_fn, verify,
+            )
+    finally:
+        backend.close()
+
+
+def _import_run_fn(run_fn: str | None) -> None:
+    if run_fn is None:
+        return
+    try:
+        resolve_run_fn(run_fn)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ExperimentError(f"run_fn {run_fn!r}: cannot be imported ({type(exc).__name__}: {exc})") from None
 
 
 def _run_session(
-    exp,
-    base,
-    runs,
-    design_bytes,
-    identity,
-    manifest,
-    out,
-    t0,
-    workers,
-    scheduler,
-    scheduler_file,
-    progress,
-    max_attempts,
-    run_fn,
+    exp, base, runs, design_bytes, identity, code, manifest, out, t0, backend, progress, max_attempts, run_fn, verify
 ) -> SweepReport:
-    store.clean_partial(out)
+    done, bad = verify_runs(out, hashes=verify) if manifest is not None else (set(), {})
+    store.clean_partial(out, remove=set(bad))
+    if bad:
+        print(
+            f"sweep {out}: {len(bad)} finished run(s) failed verification and will be run again: "
+            f"{describe_bad(bad)}",
+            file=sys.stderr,
+        )
     if manifest is None:
-        manifest = _new_manifest(exp, base, runs, identity)
+        manifest = _new_manifest(exp, base, runs, identity, code)
         store.write_manifest(out, manifest)  # first: a folder with a manifest is this sweep's
     design_path = out / store.DESIGN
     if not design_path.is_file() or design_path.read_bytes() != design_bytes:
         store.atomic_write(design_path, design_bytes)
 
-    done = store.completed_runs(out)
     todo = [r for r in runs if r.run_id not in done]
     failures = {f["run_id"]: f for f in manifest.get("failed_runs", []) if f["run_id"] not in done}
     tracebacks: dict[int, str] = {}
-    backend = Backend(workers, scheduler, None if scheduler_file is None else str(scheduler_file))
+    if code_identity.differences(latest_code(manifest), code):
+        manifest["code_changed"] = True  # allowed by allow_code_change; each session and run says which code
     session: dict[str, Any] = {
         "started": _now(),
         "finished": None,
         "resumed": bool(manifest["sessions"]),
         "backend": backend.describe(),
+        "code": code,
+        "verified": "sizes and sha256" if verify else "sizes",
+        "runs_failed_verification": len(bad),
         "runs_to_do": len(todo),
         "runs_done": 0,
         "runs_failed": 0,
@@ -268,12 +312,12 @@ def _run_session(
         last_save[0] = time.monotonic()
 
     save()
-    report = SweepReport(out, len(runs), len(done), 0)
+    report = SweepReport(out, len(runs), len(done), 0, remade=len(bad))
     bar = _progress_bar(len(runs), len(done), progress)
 
     def on_outcome(task: Task, outcome: Outcome, attempts: int) -> None:
         if outcome.ok:
-            store.commit_run(out, task.run_id, outcome.files)
+            store.commit_run(out, task.run_id, outcome.files, seed=task.seed, code=code)
             done.add(task.run_id)
             failures.pop(task.run_id, None)
             session["runs_done"] += 1
@@ -301,6 +345,10 @@ def _run_session(
             run_tasks(backend, tasks, on_outcome, max_attempts=max_attempts)
         session["backend"] = session["backend"] | backend.describe()
         status = "complete" if len(done) == len(runs) else "incomplete"
+    except EnvironmentFault as exc:
+        status = "interrupted"
+        session["error"] = str(exc)  # a full disk, say: the manifest says why the session stopped
+        raise
     finally:
         backend.close(cancel=status == "interrupted")
         if bar is not None:

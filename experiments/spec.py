@@ -324,6 +324,7 @@ def parse_experiment(raw: dict, path: Path, text: str = "") -> Experiment:
         allowed = ", ".join(sorted(_SAMPLER_KEYS[method]))
         raise ExperimentError(f"sampler.{unknown[0]}: unknown key for method '{method}' (allowed: {allowed})")
     sampler = _parse_sampler(method, sampler_raw, factors)
+    _check_design_size(method, sampler, factors, replications)
 
     exp = Experiment(
         path=path,
@@ -341,6 +342,31 @@ def parse_experiment(raw: dict, path: Path, text: str = "") -> Experiment:
         description=description,
     )
     return exp
+
+
+def design_points_count(method: str, sampler: dict[str, Any], factors: tuple) -> int:
+    """How many design points the sampler makes, computed from the factor counts alone (nothing is
+    built): grid the product of the list lengths; lhs n; sobol n (D + 2), or n (2D + 2) with
+    second-order indices; morris (optimal_trajectories or n) (D + 1)."""
+    d = len(factors)
+    if method == "grid":
+        return math.prod(len(f.values) for f in factors)
+    n = sampler["n"]
+    if method == "lhs":
+        return n
+    if method == "sobol":
+        return n * (2 * d + 2 if sampler["calc_second_order"] else d + 2)
+    return sampler.get("optimal_trajectories", n) * (d + 1)
+
+
+def _check_design_size(method: str, sampler: dict[str, Any], factors: tuple, replications: int) -> None:
+    points = design_points_count(method, sampler, factors)
+    n_runs = points * replications
+    if n_runs > _MAX_RUNS:
+        raise ExperimentError(
+            f"factors: the design has {n_runs:,} runs ({points:,} design points x {replications} replications; "
+            f"at most {_MAX_RUNS:,}): use fewer factor values, a smaller sampler.n or fewer replications"
+        )
 
 
 def _parse_sampler(method: str, raw: dict, factors: tuple) -> dict[str, Any]:
@@ -390,9 +416,15 @@ def read_experiment(path: str | Path) -> Experiment:
     """Read and validate the experiment file at ``path`` (format checks only)."""
     path = Path(path).resolve()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ExperimentError(f"{path}: experiment file not found") from None
+    except IsADirectoryError:
+        raise ExperimentError(f"{path}: is a folder, not an experiment file") from None
+    except UnicodeDecodeError as exc:
+        raise ExperimentError(
+            f"{path.name}: not a text file (byte {exc.start} is not UTF-8; an experiment file is TOML text)"
+        ) from None
     except OSError as exc:
         raise ExperimentError(f"{path}: cannot read ({exc.strerror})") from None
     try:

@@ -10,10 +10,11 @@ Layout of ``DIR``::
         timeseries.parquet      one row per step (if kept)
         labs.parquet            one row per step x lab x task type (if kept)
         summary.json            headline numbers of the run
-        _SUCCESS                written last: the run is complete
+        _files.json             every file above with its size and SHA-256, and the code identity
+        _SUCCESS                written last: the SHA-256 of _files.json
 
-Atomicity: a run's files are written (and fsync'ed) into a hidden temporary folder
-``runs/.run_id=00000.tmp-PID`` next to the final one, ``_SUCCESS`` last, and the folder is then
+Atomicity (see :mod:`experiments.run_folders`): a run's files are written (and fsync'ed) into a hidden
+temporary folder ``runs/.run_id=00000.tmp-PID`` next to the final one, ``_SUCCESS`` last, and the folder is then
 renamed into place with one ``os.rename``. A run folder therefore either exists complete or not
 at all; a sweep killed at any moment (SIGKILL included) leaves at most a hidden temporary folder,
 which the next ``--resume`` deletes. Every other file (manifest, design, failures) is written to a
@@ -29,9 +30,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import shutil
-import subprocess
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -40,15 +38,30 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from experiments import code_identity
+from experiments.run_folders import (
+    RUN_DIR as _RUN_DIR,
+)
+from experiments.run_folders import (
+    RUNS,
+    SUCCESS,
+    clean_partial,
+    commit_run,
+    completed_runs,
+    describe_bad,
+    run_dir_name,
+    verify_runs,
+    write_file,
+)
 from simulation import outputs
-from simulation.errors import ExperimentError, UserInputError
+from simulation.errors import EnvironmentFault, ExperimentError, StoreError, UserInputError
+from simulation.output_folders import FileLock
 
 MANIFEST = "manifest.json"
 DESIGN = "design.parquet"
 FAILURES = "failures.json"
-RUNS = "runs"
-SUCCESS = "_SUCCESS"
-_RUN_DIR = re.compile(r"^run_id=(\d+)$")
+#: Keys every manifest has, with their JSON types (a manifest without them is corrupt).
+_MANIFEST_KEYS = {"identity": dict, "n_runs": int, "sessions": list, "failed_runs": list}
 _PACKAGES = (
     "aimarket",
     "numpy",
@@ -100,78 +113,9 @@ def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=2, default=_json_default) + "\n").encode()
 
 
-def _fsync_write(path: Path, data: bytes, fsync: bool = True) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
-
-
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder (synced) and ``os.replace``."""
-    outputs.atomic_write(Path(path), lambda tmp: _fsync_write(tmp, data))
-
-
-# ----------------------------------------------------------------------------- run folders
-
-
-def run_dir_name(run_id: int) -> str:
-    return f"run_id={run_id:05d}"
-
-
-def commit_run(out: Path, run_id: int, files: dict[str, bytes], fsync: bool = True) -> Path:
-    """Write one finished run's ``files`` ({name: bytes}) atomically as ``runs/run_id=NNNNN/``."""
-    runs = Path(out) / RUNS
-    final = runs / run_dir_name(run_id)
-    tmp = runs / f".{run_dir_name(run_id)}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    for name in sorted(files):
-        _fsync_write(tmp / name, files[name], fsync)
-    _fsync_write(tmp / SUCCESS, b"", fsync)
-    if final.exists():
-        if (final / SUCCESS).exists():  # already complete (same run, same bytes): keep it
-            shutil.rmtree(tmp)
-            return final
-        shutil.rmtree(final)  # an incomplete folder (not made by us): replace it
-    os.rename(tmp, final)
-    return final
-
-
-def completed_runs(out: Path) -> set[int]:
-    """Run ids whose folder is complete (holds ``_SUCCESS``)."""
-    runs = Path(out) / RUNS
-    done = set()
-    if runs.is_dir():
-        for entry in os.scandir(runs):
-            m = _RUN_DIR.match(entry.name)
-            if m and entry.is_dir() and os.path.exists(os.path.join(entry.path, SUCCESS)):
-                done.add(int(m.group(1)))
-    return done
-
-
-def clean_partial(out: Path) -> int:
-    """Delete temporary files and folders and run folders without ``_SUCCESS``; returns how many."""
-    out = Path(out)
-    removed = 0
-    for folder in (out, out / RUNS):
-        if not folder.is_dir():
-            continue
-        for entry in list(os.scandir(folder)):
-            incomplete = (
-                _RUN_DIR.match(entry.name)
-                and entry.is_dir()
-                and not os.path.exists(os.path.join(entry.path, SUCCESS))
-            )
-            if (".tmp-" in entry.name and entry.name.startswith(".")) or incomplete:
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.unlink(entry.path)
-                removed += 1
-    return removed
+    outputs.atomic_write(Path(path), lambda tmp: write_file(tmp, data))
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -191,28 +135,28 @@ def package_versions() -> dict[str, str | None]:
 
 def git_state(path: Path | None = None) -> dict[str, Any]:
     """Commit and dirty flag (tracked files modified) of the git checkout holding the code."""
-    path = path or Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str | None:
-        try:
-            res = subprocess.run(["git", *args], cwd=path, capture_output=True, text=True, timeout=20)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return res.stdout.strip() if res.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
+    return code_identity.git_state(path)
 
 
 def read_manifest(out: Path) -> dict | None:
+    """The store's manifest (None if there is none); a corrupt one is a one-line :class:`StoreError`."""
     path = Path(out) / MANIFEST
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ExperimentError(f"{path}: unreadable manifest ({exc})") from None
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise StoreError(f"{path}: corrupt manifest (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise StoreError(f"{path}: corrupt manifest (not valid JSON: {exc.msg} at line {exc.lineno})") from None
+    except OSError as exc:
+        raise EnvironmentFault(f"{path}: cannot read ({exc.strerror})") from None
+    if not isinstance(manifest, dict):
+        raise StoreError(f"{path}: corrupt manifest (a JSON {type(manifest).__name__}, not an object)")
+    for key, kind in _MANIFEST_KEYS.items():
+        if not isinstance(manifest.get(key), kind):
+            raise StoreError(f"{path}: corrupt manifest ('{key}' is missing or not a {kind.__name__})")
+    return manifest
 
 
 def write_manifest(out: Path, manifest: dict) -> None:
@@ -236,8 +180,32 @@ def _flatten_summary(summary: dict, prefix: str = "") -> dict[str, Any]:
     return row
 
 
+def verified_runs(out: Path) -> set[int]:
+    """Run ids of the finished runs, every one checked against its file list (sizes); a damaged run
+    folder is a one-line :class:`StoreError` that says how to remake it."""
+    good, bad = verify_runs(out)
+    if bad:
+        raise StoreError(
+            f"{out}: {len(bad)} finished run folder(s) are damaged: {describe_bad(bad)}; "
+            "run the sweep again with --resume to remake them"
+        )
+    return good
+
+
 def read_summary(out: Path, run_id: int) -> dict:
-    return json.loads((Path(out) / RUNS / run_dir_name(run_id) / "summary.json").read_text())
+    path = Path(out) / RUNS / run_dir_name(run_id) / "summary.json"
+    try:
+        summary = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise StoreError(
+            f"{path}: damaged (not a JSON summary); check the store with 'aimarket sweep --check "
+            f"{out} --verify' and remake damaged runs with --resume"
+        ) from None
+    except OSError as exc:
+        raise EnvironmentFault(f"{path}: cannot read ({exc.strerror})") from None
+    if not isinstance(summary, dict):
+        raise StoreError(f"{path}: damaged (a JSON {type(summary).__name__}, not a summary object)")
+    return summary
 
 
 class SweepResults:
@@ -259,7 +227,7 @@ class SweepResults:
         if manifest is None or not (self.path / DESIGN).is_file():
             raise UserInputError(f"{self.path}: not a sweep folder (no {MANIFEST} or {DESIGN})")
         self.manifest = manifest
-        self.done = sorted(completed_runs(self.path))
+        self.done = sorted(verified_runs(self.path))
 
     def __repr__(self) -> str:
         n = self.manifest.get("n_runs")
@@ -346,7 +314,7 @@ def is_nonempty(folder: Path) -> bool:
     return False
 
 
-class FolderLock:
+class FolderLock(FileLock):
     """An exclusive ``flock`` on ``DIR/.lock`` so that two sweeps never write one folder at once.
 
     The operating system releases it when the process dies (SIGKILL included). On file systems
@@ -354,36 +322,14 @@ class FolderLock:
     """
 
     def __init__(self, folder: Path):
-        self.path = Path(folder) / ".lock"
-        self.fh = None
-
-    def __enter__(self) -> FolderLock:
-        import fcntl
-
-        self.fh = open(self.path, "a+")
-        try:
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.fh.seek(0)
-            holder = self.fh.read().strip() or "?"
-            self.fh.close()
-            raise ExperimentError(
-                f"--out {self.path.parent}: another sweep (pid {holder}) is writing this folder"
-            ) from None
-        except OSError:
-            return self  # no flock on this file system
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(str(os.getpid()))
-        self.fh.flush()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.fh is not None and not self.fh.closed:
-            self.fh.close()
+        super().__init__(Path(folder) / ".lock", f"--out {folder}: another sweep (pid {{pid}}) is writing this folder",
+                         ExperimentError)
 
 
 __all__ = [
+    "RUNS",
+    "SUCCESS",
+    "run_dir_name",
     "load",
     "SweepResults",
     "commit_run",

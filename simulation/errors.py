@@ -1,4 +1,5 @@
-"""Exceptions the command line turns into one-line messages (exit status 2) or reports verbatim."""
+"""Exceptions the command line turns into one-line messages: bad input (exit status 2), environment faults
+and numerical failures (exit status 1)."""
 
 
 class UserInputError(Exception):
@@ -18,3 +19,12 @@ class ExperimentError(UserInputError):
 
 class SimulationError(RuntimeError):
     """A numerical failure inside a run; the message names the step, lab and task type."""
+
+
+class StoreError(UserInputError):
+    """A results folder (manifest, run folders) that is corrupt or not what the command expects."""
+
+
+class EnvironmentFault(Exception):
+    """A fault of the machine, not of the input: a disk that is full, a folder that cannot be written,
+    a scheduler that cannot be reached. The command line prints the one-line message, exit status 1."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulation.errors import EnvironmentFault, SimulationError
 from simulation.scenario import Scenario
 
 _INT_COLUMNS = {"step", "n_labs", "arrivals", "entries", "exits", "evading_labs", "lab", "tier", "br_rounds"}
@@ -31,6 +32,27 @@ def _column_type(name: str) -> pa.DataType:
     if name in _STRING_COLUMNS:
         return pa.string()
     return pa.float64()
+
+
+def _first_non_finite(rows: list[dict], table: str) -> tuple[int, str] | None:
+    for row in rows:
+        for name, value in row.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                who = f"lab '{row['name']}'" if "name" in row else "the market (all labs)"
+                return int(row.get("step", -1)), (
+                    f"step {row.get('step')}, {who}: {table} field '{name}' is {value} (not finite); an input is "
+                    "outside the range the model can represent (check very large or very small values)"
+                )
+    return None
+
+
+def check_finite(timeseries_rows: list[dict], labs_rows: list[dict]) -> None:
+    """Raise :class:`SimulationError` naming the step, lab and field of the earliest value that is
+    infinite or NaN (the model's inputs drove a quantity out of floating-point range); at that step a
+    lab's row is named before the market's."""
+    found = [f for f in (_first_non_finite(labs_rows, "labs"), _first_non_finite(timeseries_rows, "timeseries")) if f]
+    if found:
+        raise SimulationError(min(found, key=lambda f: f[0])[1])
 
 
 def _table(rows: list[dict], columns: list[str]) -> pa.Table:
@@ -77,16 +99,21 @@ def decisions_table(rows: list[dict]) -> pa.Table:
 
 
 def atomic_write(path: Path, write) -> Path:
-    """Call ``write(temporary_path)`` and rename the result to ``path``."""
+    """Call ``write(temporary_path)`` and rename the result to ``path``. The temporary file is
+    ``.<name>.<random>.tmp`` in the same folder. An OSError (a full disk, a folder that cannot be
+    written) becomes an :class:`EnvironmentFault` naming ``path`` and the system's reason."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         os.replace(tmp, path)
+    except OSError as exc:
+        raise EnvironmentFault(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 
@@ -109,6 +136,10 @@ def _json_safe(value):
 def write_json(data: dict, path: Path) -> Path:
     text = json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+#: The files :func:`write_outputs` writes into a run's folder.
+RUN_FILES = ("timeseries.parquet", "labs.parquet", "summary.json", "overview.png")
 
 
 def write_outputs(result, out_dir, *, plot: bool = True) -> dict[str, Path]:

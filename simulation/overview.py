@@ -12,6 +12,13 @@ import numpy as np  # noqa: E402
 
 
 def draw_overview(result, path: Path) -> None:
+    """Draw the overview of ``result`` into the PNG file ``path``. Lab and task names are drawn as plain
+    text (never parsed as mathtext, so a name such as ``$\\notacommand{x}$`` cannot fail the drawing)."""
+    with matplotlib.rc_context({"text.parse_math": False}):
+        _draw(result, path)
+
+
+def _draw(result, path: Path) -> None:
     ts = result.timeseries.to_pydict()
     labs = result.labs.to_pydict()
     tasks = result.scenario.task_names

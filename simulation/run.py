@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from simulation.outputs import decisions_table, labs_table, timeseries_table
+from simulation.outputs import check_finite, decisions_table, labs_table, timeseries_table
 from simulation.scenario import Scenario
 
 
@@ -42,6 +42,7 @@ def simulate(scenario: Scenario, *, seed: int | None = None, steps: int | None =
         model.step()
         if progress is not None:
             progress(done)
+    check_finite(model.recorder.timeseries, model.recorder.labs)  # SimulationError naming step, lab, field
     return SimulationResult(scenario, model.seed, timeseries_table(model.recorder.timeseries, scenario),
                             labs_table(model.recorder.labs), build_summary(model),
                             decisions_table(model.recorder.decisions))

@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class _Section(BaseModel):
-    """Base of every scenario section: unknown keys are errors, values are immutable."""
+    """Base of every scenario section: unknown keys are errors, values are immutable, types are strict
+    (a string is never read as a number, nor a boolean as an integer; an integer is a valid float)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
 def _default_k_grid() -> list[float]:

@@ -472,6 +472,25 @@ _TYPE_MESSAGES = {
 }
 
 
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _type_hint(kind: str, value: Any) -> str:
+    """Why a value of the wrong type is refused (types are strict: nothing is converted)."""
+    if kind in ("int_type", "float_type") and isinstance(value, str) and _looks_numeric(value):
+        return ", not a string (write the number without quotes)"
+    if kind in ("int_type", "float_type") and isinstance(value, bool):
+        return ", not true or false"
+    if kind == "int_type" and isinstance(value, float):
+        return ", not a float (write it without a decimal point or exponent)"
+    return ""
+
+
 def _message(error: dict[str, Any], data: Any) -> str:
     loc = tuple(error.get("loc", ()))
     kind = error.get("type", "")
@@ -496,7 +515,7 @@ def _message(error: dict[str, Any], data: Any) -> str:
         prefix = tuple(field.split(".")[:-1])
         return str(_unknown(prefix, str(loc[-1]), model.model_fields))
     if kind in _TYPE_MESSAGES:
-        return f"scenario field '{field}': {_TYPE_MESSAGES[kind]} (got {_got(value)})"
+        return f"scenario field '{field}': {_TYPE_MESSAGES[kind]}{_type_hint(kind, value)} (got {_got(value)})"
     bound_words = {
         "greater_than_equal": (">=", "ge"),
         "greater_than": (">", "gt"),

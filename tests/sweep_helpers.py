@@ -68,10 +68,30 @@ def crashing_always_simulate(scenario, *, seed=None, steps=None, progress=None):
 
 
 def run_files(out: Path) -> dict[str, bytes]:
-    """Every file of the finished runs (and the design), by relative path."""
+    """Every output file of the finished runs (and the design), by relative path. A run folder's
+    record (_files.json, _SUCCESS) is left out: it names the code (run_fn) that made the run, which
+    the tests vary; its file list is checked against the outputs by verify_run."""
+    from experiments.run_folders import FILES, SUCCESS, verify_runs
+
     out = Path(out)
+    assert not verify_runs(out, hashes=True)[1]
     files = {"design.parquet": (out / "design.parquet").read_bytes()}
     for path in sorted((out / "runs").rglob("*")):
-        if path.is_file():
+        if path.is_file() and path.name not in (FILES, SUCCESS):
             files[path.relative_to(out).as_posix()] = path.read_bytes()
     return files
+
+
+def one_line_error(err: str, fragment: str) -> str:
+    """The single ``aimarket: ...`` line of ``err`` (asserting there is one, with ``fragment``, no traceback)."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aimarket: "), err
+    assert fragment in lines[0], err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def folder_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` (hidden ones included), by relative path: to show nothing changed."""
+    folder = Path(folder)
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -10,6 +10,7 @@ from sweep_helpers import GRID, run_files, write_experiment
 
 import experiments
 from experiments.design import run_seeds
+from experiments.run_folders import run_code
 from experiments.store import completed_runs
 from simulation.errors import ExperimentError
 
@@ -124,10 +125,18 @@ def test_failing_run_is_recorded_and_sweep_goes_on(tmp_path):
     res = experiments.load(out)
     assert list(res.design["status"]) == ["done"] * 4 + ["failed"] * 4
     assert len(res.summary) == 4
-    # resume retries the failed runs; with a working model they now finish
-    report = experiments.sweep(exp, out, workers=2, resume=True, progress=False)
+    # the working model is other code: resuming with it is refused, then allowed and recorded
+    with pytest.raises(ExperimentError, match="made by different code .*run_fn sweep_helpers:failing_simulate"):
+        experiments.sweep(exp, out, workers=2, resume=True, progress=False)
+    report = experiments.sweep(exp, out, workers=2, resume=True, progress=False, allow_code_change=True)
     assert report.complete and report.done_now == 4
-    assert json.loads((out / "manifest.json").read_text())["failed_runs"] == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["failed_runs"] == [] and manifest["code_changed"] is True
+    assert [s["code"]["run_fn"] for s in manifest["sessions"]] == [
+        "sweep_helpers:failing_simulate", "simulation.run:simulate"]
+    assert {run_code(out, r)["run_fn"] for r in range(8)} == {"sweep_helpers:failing_simulate",
+                                                               "simulation.run:simulate"}
+    assert run_code(out, 4)["run_fn"] == "simulation.run:simulate"
 
 
 def test_dead_worker_runs_are_retried(tmp_path, monkeypatch):

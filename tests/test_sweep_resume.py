@@ -57,7 +57,8 @@ def _kill_after(proc: subprocess.Popen, out: Path, n_done: int, timeout: float =
     return len(completed_runs(out))
 
 
-def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
+def test_sigkill_then_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIMARKET_TEST_SLEEP", "0")  # the resumed session runs the same code, without the pause
     exp = write_experiment(tmp_path, EXPERIMENT)
     out = tmp_path / "killed"
     done_at_kill = _kill_after(_start(exp, out, sleep=0.3), out, n_done=3)
@@ -66,7 +67,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     for d in (out / "runs").iterdir():
         assert d.name.startswith(".") or (d / "_SUCCESS").exists()
 
-    report = experiments.sweep(exp, out, workers=2, resume=True, progress=False)
+    report = experiments.sweep(exp, out, workers=2, resume=True, progress=False, run_fn="sweep_helpers:slow_simulate")
     assert report.complete and report.done_before == done_at_kill
     assert report.done_now == 12 - done_at_kill  # only what was missing
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
@@ -86,7 +87,7 @@ def test_repeated_kills_at_random_moments(tmp_path):
         if len(completed_runs(out)) >= 12:
             break
         _kill_after(_start(exp, out, sleep=0.05), out, n_done=n_done)
-    experiments.sweep(exp, out, workers=2, resume=True, progress=False)
+    experiments.sweep(exp, out, workers=2, resume=True, progress=False, run_fn="sweep_helpers:slow_simulate")
     reference = tmp_path / "reference"
     experiments.sweep(exp, reference, workers=1, progress=False)
     assert run_files(out) == run_files(reference)

@@ -5,6 +5,8 @@
 DIR is a results root (one sweep folder per experiment of experiments/questions/, e.g. the folder
 given to ``aimarket questions run ... --out DIR``) or a single sweep folder. Nothing is simulated.
 Writes FIGDIR/<figure>.pdf, .png (300 dpi) and .csv (the data drawn); FIGDIR defaults to DIR/figures.
+FIGDIR is checked and locked before drawing; the figures are drawn into a hidden sibling folder that
+replaces FIGDIR only when every figure was drawn (figures of other questions already there are kept).
 """
 
 from __future__ import annotations
@@ -73,8 +75,11 @@ def figures_command(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from experiments.figures import draw_all
+    from simulation.output_folders import staged_folder
 
-    written = draw_all(folder, out, formats=formats, dpi=dpi, questions=questions)
+    with staged_folder(out) as staging:
+        drawn = draw_all(folder, staging, formats=formats, dpi=dpi, questions=questions)
+    written = {name: [out / p.name for p in paths] for name, paths in drawn.items()}
     print(f"{len(written)} figures in {out}/:")
     for name, paths in written.items():
         print(f"  {name:<20} {', '.join(p.suffix.lstrip('.') for p in paths)}")

@@ -3,7 +3,10 @@
     aimarket report DIR [--out FILE] [--dpi N]
 
 DIR is a results root (one sweep folder per experiment of experiments/questions/) or a single sweep
-folder. Nothing is simulated. The page (default DIR/report.html) embeds its figures as PNG.
+folder. Nothing is simulated. The page (default DIR/report.html) embeds its figures as PNG. Its folder
+is checked before anything is drawn, a second report into the same file is refused while the first
+runs, and the page is written to a temporary name and renamed, so the previous page stays intact
+until the new one is complete.
 """
 
 from __future__ import annotations
@@ -42,11 +45,18 @@ def report_command(args: argparse.Namespace) -> int:
     if args.out is not None and Path(args.out).is_dir():
         raise UserInputError(f"--out {args.out}: is a folder (give a file name, e.g. report.html)")
 
+    from simulation.output_folders import FileLock, ensure_writable_folder
+
+    page = Path(args.out) if args.out is not None else folder / "report.html"
+    ensure_writable_folder(page.absolute().parent, "--out")
+    busy = f"--out {page}: another report (pid {{pid}}) is writing this file"
+
     import matplotlib
 
     matplotlib.use("Agg")
     from experiments.report import write_report
 
-    path = write_report(folder, args.out, dpi=dpi)
+    with FileLock(page.absolute().parent / f".{page.name}.lock", busy, remove=True):
+        path = write_report(folder, args.out, dpi=dpi)
     print(f"report: {path}")
     return 0

@@ -3,7 +3,10 @@
     aimarket run [SCENARIO] [--out DIR] [--seed N] [--steps N] [--set key=value ...] [--quiet]
 
 Everything the user gave is validated before anything is simulated or written, so a bad input exits
-with status 2 and one line, and leaves the output directory untouched.
+with status 2 and one line, and leaves the output directory untouched. The output directory is checked
+(creatable, writable) and locked before the simulation starts (a second run into it is refused); the
+outputs are written into a hidden sibling ``.<DIR>.tmp-PID`` that replaces DIR only once every file is
+written, so a failed or killed run leaves the previous outputs exactly as they were.
 """
 
 from __future__ import annotations
@@ -127,25 +130,28 @@ def run_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(scenario_path, overrides)
     out_dir = _output_dir(args.out, scenario_path)
 
-    # 2. simulate (heavy imports only now, so that bad input fails fast)
+    # 2. lock the output folder, simulate (heavy imports only now, so that bad input fails fast), write
     from tqdm import tqdm
 
-    from simulation.outputs import write_outputs
+    from simulation.output_folders import staged_folder
+    from simulation.outputs import RUN_FILES, write_outputs
     from simulation.run import simulate
 
     n_steps = scenario.run.steps
     name = scenario_path.stem if scenario_path is not None else "default"
     show_bar = not args.quiet and sys.stderr.isatty()
     bar_options = dict(desc=name, unit="step", file=sys.stderr, disable=not show_bar, leave=False)
-    with tqdm(total=n_steps, **bar_options) as bar:
+    with staged_folder(out_dir, replaced=RUN_FILES) as staging:
+        with tqdm(total=n_steps, **bar_options) as bar:
 
-        def progress(done: int) -> None:
-            bar.update(max(0, done - bar.n))
+            def progress(done: int) -> None:
+                bar.update(max(0, done - bar.n))
 
-        result = simulate(scenario, seed=scenario.run.seed, steps=n_steps, progress=progress)
+            result = simulate(scenario, seed=scenario.run.seed, steps=n_steps, progress=progress)
+        written = write_outputs(result, staging)
+    paths = {key: out_dir / path.name for key, path in written.items()}
 
-    # 3. write and report
-    paths = write_outputs(result, out_dir)
+    # 3. report
     if not args.quiet:
         lines = summary_lines(dict(result.summary or {}))
         if lines:

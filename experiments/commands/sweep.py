@@ -1,11 +1,14 @@
 """``aimarket sweep``: run an experiment file's runs on local cores or a Dask cluster.
 
     aimarket sweep EXPERIMENT.toml --out DIR [--workers N] [--scheduler ADDRESS | --scheduler-file FILE]
-                   [--resume] [--quiet]
+                   [--connect-timeout S] [--resume [--verify] [--allow-code-change]] [--quiet]
+    aimarket sweep --check DIR [--verify]
 
 Exit status: 0 every run done, 1 some runs failed (recorded in DIR/manifest.json and
-DIR/failures.json), 2 bad input (one line on stderr), 130 interrupted (finished runs are kept; add
-``--resume`` to go on).
+DIR/failures.json) or an environment fault (a full disk, an unreachable scheduler: one line), 2 bad
+input (one line on stderr), 130 interrupted (finished runs are kept; add ``--resume`` to go on).
+``--check`` runs nothing and writes nothing: exit status 0 when every run is done and verifies, 1
+otherwise.
 """
 
 from __future__ import annotations
@@ -23,12 +26,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Run every run of an experiment file (factors, sampler, replications, seeds) on this "
         "machine's cores or on a Dask cluster, into a resumable results folder (see experiments/examples/).",
     )
-    parser.add_argument("experiment", metavar="EXPERIMENT.toml", help="experiment file")
+    parser.add_argument("experiment", metavar="EXPERIMENT.toml", nargs="?", default=None, help="experiment file")
     parser.add_argument(
         "--out",
         metavar="DIR",
-        required=True,
-        help="results folder (new, empty, or this sweep's with --resume)",
+        default=None,
+        help="results folder (new, empty, or this sweep's with --resume); required unless --check",
+    )
+    parser.add_argument(
+        "--check",
+        metavar="DIR",
+        default=None,
+        help="report the state of the results folder DIR (runs done, damaged, failed, missing; code of "
+        "each session) without running anything",
     )
     parser.add_argument(
         "--workers",
@@ -50,9 +60,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="run on the Dask cluster described by this scheduler file",
     )
     parser.add_argument(
+        "--connect-timeout",
+        metavar="S",
+        default="10",
+        help="seconds to wait for the Dask scheduler (or for its scheduler file to appear); default 10",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the sweep in DIR: keep finished runs, run only what is missing",
+        help="continue the sweep in DIR: verify finished runs, keep those that verify, run the rest",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="with --resume or --check: compare every finished run's SHA-256 hashes (sizes are always compared)",
+    )
+    parser.add_argument(
+        "--allow-code-change",
+        action="store_true",
+        help="with --resume: go on even though the model code (version, commit, edits, run function) "
+        "changed; every session and run folder records its code",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=sweep_command)
@@ -72,11 +99,36 @@ def parse_workers(text: str | None) -> int | None:
     return value
 
 
-def sweep_command(args: argparse.Namespace) -> int:
-    from experiments.session import sweep
+def check_command(args: argparse.Namespace) -> int:
+    from experiments.store_check import check_store, current_code_differences
 
+    if args.experiment is not None or args.out is not None or args.resume or args.allow_code_change:
+        raise UserInputError("--check DIR: give only the folder (and --verify), not an experiment, --out or --resume")
+    result = check_store(args.check, verify=args.verify)
+    for line in result.lines():
+        print(line)
+    differs = current_code_differences(args.check)
+    print("  current code: " + ("differs from the latest session's: " + "; ".join(differs) if differs
+                                else "the same as the latest session's"))
+    return 0 if result.ok else 1
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from experiments.scheduler_connection import parse_timeout
+
+    if args.check is not None:
+        return check_command(args)
+    if args.experiment is None:
+        raise UserInputError("EXPERIMENT.toml: missing (give an experiment file, or --check DIR)")
+    if args.out is None:
+        raise UserInputError("--out: missing (the results folder)")
     if not str(args.out).strip():
         raise UserInputError("--out: must be a folder path (got '')")
+    if (args.verify or args.allow_code_change) and not args.resume:
+        raise UserInputError("--verify and --allow-code-change: only with --resume (or --verify with --check)")
+    timeout = parse_timeout(args.connect_timeout)
+    from experiments.session import sweep
+
     report = sweep(
         args.experiment,
         args.out,
@@ -85,6 +137,9 @@ def sweep_command(args: argparse.Namespace) -> int:
         resume=args.resume,
         scheduler_file=args.scheduler_file,
         progress=False if args.quiet else None,
+        allow_code_change=args.allow_code_change,
+        verify=args.verify,
+        connect_timeout=timeout,
     )
     print(report.line(), file=sys.stderr)
     for failure in report.failed[:5]:
