@@ -20,7 +20,7 @@ from typing import NoReturn
 from simulation.errors import EnvironmentFault, SimulationError, UserInputError
 
 #: Subcommand modules under ``experiments.commands``, in the order shown by ``--help``.
-COMMANDS = ("run", "calibrate", "sweep", "sensitivity", "questions", "figures", "report")
+COMMANDS = ("run", "calibrate", "sweep", "sensitivity", "questions", "figures", "plot", "report", "dashboard")
 
 PROG = "aimarket"
 

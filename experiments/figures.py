@@ -329,8 +329,18 @@ def _new_figure(ncols: int = 1, nrows: int = 1, width: float = 6.5, height: floa
     return fig, axes
 
 
+def count_text(n) -> str:
+    """``"n = 4"`` or ``"n = 2-4"``: the runs behind each point of a line (the legend's n)."""
+    n = pd.Series(n).dropna()
+    low, high = (int(n.min()), int(n.max())) if len(n) else (0, 0)
+    return f"n = {low}" if low == high else f"n = {low}-{high}"
+
+
 def _draw_band(ax, d: pd.DataFrame, x: str, *, color, label=None, linestyle="-", marker=None) -> None:
+    """The mean as a line and the 5-95% band around it; the legend label ends with the runs per point."""
     d = d.sort_values(x)
+    if label is not None and "n" in d:
+        label = f"{label} ({count_text(d['n'])})"
     ax.fill_between(d[x], d["lo"], d["hi"], color=color, alpha=0.18, linewidth=0)
     ax.plot(d[x], d["mean"], color=color, linestyle=linestyle, marker=marker, label=label)
 

@@ -1,10 +1,14 @@
-"""The report: one self-contained HTML page answering the research questions from stored results.
+"""The report: one self-contained HTML page on stored results, for any sweep.
 
-``aimarket report DIR [--out FILE]`` (or :func:`write_report`) reads the research-question sweeps in
-``DIR`` (a results root such as ``results/quick``, or one sweep folder), and writes ``report.html``:
-per question (MODEL.md section 1) the question, the sweeps used (experiment file, size, runs, git
-commit), a table of the numbers that answer it and its figures, embedded as base64 PNG, so the page
-needs no other file. Nothing is simulated.
+``aimarket report DIR [--out FILE]`` (or :func:`write_report`) reads the sweeps in ``DIR`` (a
+results root such as ``results/quick``, or one sweep folder) and writes ``report.html``: per
+research question with results the question, the sweeps used (experiment file, size, runs, git
+commit), a table of the numbers that answer it and its figures; then, per sweep, a section per
+output of interest (``[report] outputs = [...]`` in the experiment file, see
+:mod:`experiments.report_generic`). Figures are embedded as base64 PNG, so the page needs no other
+file; every table is also written as CSV and LaTeX (booktabs) into ``tables/`` beside the page. A
+sweep with fewer than 10 replications per design point gets a "quick size: do not quote" banner. The
+page is assembled from the Jinja2 templates in ``experiments/templates/``. Nothing is simulated.
 
 Every number is the mean across runs with the 5th and 95th percentiles of the runs' values in
 brackets and the number of runs with a value (``n``); :func:`answers` returns them as a DataFrame.
@@ -14,7 +18,6 @@ The page is written to a temporary name and renamed into place.
 from __future__ import annotations
 
 import base64
-import html
 import math
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,10 @@ from simulation.outputs import atomic_write
 #: Calendar year the governance answers are quoted for (the last year of the runs if they end sooner).
 QUOTE_YEAR = 2030
 COLUMNS = ["question", "quantity", "setting", "unit", "mean", "lo", "hi", "n"]
+#: Fewer replications per design point than this put a "quick size: do not quote" banner on the page.
+QUOTABLE_REPLICATIONS = 10
+#: The page and table templates shipped with the package.
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _row(question: str, quantity: str, setting: str, unit: str, values) -> dict:
@@ -209,129 +216,162 @@ def format_number(value: Any, unit: str = "") -> str:
     return f"{v:.{decimals}f}"
 
 
-_CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1000px; margin: 2em auto;
-       padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.3em; border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; }
-.question { font-style: italic; } .meta, figcaption, .note { color: #555; font-size: .9em; }
-table { border-collapse: collapse; width: 100%; font-size: .9em; margin: 1em 0; }
-th, td { border-bottom: 1px solid #e3e3e3; padding: .3em .5em; text-align: left; vertical-align: top; }
-td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-figure { margin: 1.5em 0; } img { max-width: 100%; height: auto; }
-.missing { background: #fff4e5; padding: .6em 1em; border-left: 4px solid #E69F00; }
-code { background: #f4f4f4; padding: 0 .2em; }
-"""
+def _interval_text(row) -> str:
+    lo = row["lo"]
+    if lo is None or (isinstance(lo, float) and math.isnan(lo)):
+        return ""
+    return f"[{format_number(lo, row['unit'])}, {format_number(row['hi'], row['unit'])}]"
 
 
-def _esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+def formatted_rows(table: pd.DataFrame) -> list[dict]:
+    """The rows of an answers table as the text the page and the LaTeX table show."""
+    return [{"quantity": r["quantity"], "setting": r["setting"], "mean": format_number(r["mean"], r["unit"]),
+             "interval": _interval_text(r), "n": int(r["n"]), "unit": r["unit"]} for _, r in table.iterrows()]
 
 
-def _provenance(sw, names) -> str:
+def replications_per_cell(res) -> int:
+    """The fewest finished runs of any design point of the sweep ``res`` (0 if none finished)."""
+    done = res.design[res.design["status"] == "done"]
+    return int(done.groupby("point").size().min()) if len(done) else 0
+
+
+def quick_note(name: str, res) -> str | None:
+    """The "do not quote" note of a sweep with fewer than QUOTABLE_REPLICATIONS runs per design point."""
+    n = replications_per_cell(res)
+    if n >= QUOTABLE_REPLICATIONS:
+        return None
+    return (f"{name}: {n} replication{'s' if n != 1 else ''} per design point (fewer than {QUOTABLE_REPLICATIONS}); "
+            "bands and intervals across so few runs are rough.")
+
+
+def provenance(name: str, folder: Path, res) -> str:
+    """One line on where a sweep's results come from (experiment, size, runs, versions, commit)."""
     from experiments.questions import identify
 
-    items = []
-    for name in names:
-        if name not in sw.folders:
-            items.append(f"<li><code>{_esc(name)}</code>: not found</li>")
-            continue
-        res = sw[name]
-        m = res.manifest
-        ident = identify(sw.folders[name]) or (name, None)
-        git = m.get("git") or {}
-        commit = (git.get("commit") or "unknown")[:10] + (" (modified)" if git.get("dirty") else "")
-        n_failed = len(m.get("failed_runs", []))
-        exp = m.get("experiment", {})
-        failed = f", {n_failed} failed" if n_failed else ""
-        version = (m.get("versions") or {}).get("aimarket")
-        items.append(
-            f"<li><code>{_esc(name)}</code>, size {_esc(ident[1] or 'unknown')}: "
-            f"{len(res.done)}/{_esc(m.get('n_runs'))} runs done{failed}; {_esc(exp.get('steps'))} steps, "
-            f"{_esc(exp.get('replications'))} replications per design point; "
-            f"aimarket {_esc(version)}, commit {_esc(commit)}; folder <code>{_esc(sw.folders[name])}</code></li>"
-        )
-    return "<ul class='meta'>" + "".join(items) + "</ul>"
+    m = res.manifest
+    ident = identify(folder) or (name, None)
+    git = m.get("git") or {}
+    commit = (git.get("commit") or "unknown")[:10] + (" (modified)" if git.get("dirty") else "")
+    n_failed = len(m.get("failed_runs", []))
+    exp = m.get("experiment", {})
+    failed = f", {n_failed} failed" if n_failed else ""
+    version = (m.get("versions") or {}).get("aimarket")
+    return (f"{name}, size {ident[1] or 'unknown'}: {len(res.done)}/{m.get('n_runs')} runs done{failed}; "
+            f"{exp.get('steps')} steps, {exp.get('replications')} replications per design point; aimarket {version}, "
+            f"commit {commit}; folder {folder}")
 
 
-def _table(df: pd.DataFrame) -> str:
-    head = ("<tr><th>quantity</th><th>setting</th><th>mean</th><th>[5%, 95%]</th><th>runs</th>"
-            "<th>unit</th></tr>")
-    body = []
-    for _, r in df.iterrows():
-        unit = r["unit"]
-        interval = ("" if (isinstance(r["lo"], float) and math.isnan(r["lo"]))
-                    else f"[{format_number(r['lo'], unit)}, {format_number(r['hi'], unit)}]")
-        body.append(
-            f"<tr><td>{_esc(r['quantity'])}</td><td>{_esc(r['setting'])}</td>"
-            f"<td class='num'>{format_number(r['mean'], unit)}</td><td class='num'>{interval}</td>"
-            f"<td class='num'>{int(r['n'])}</td><td>{_esc(unit)}</td></tr>"
-        )
-    return f"<table>{head}{''.join(body)}</table>"
+def figure_entry(figure, dpi: int) -> dict:
+    """A figure as the page embeds it (base64 PNG), then closed."""
+    entry = {"name": figure.name, "title": figure.title, "caption": figure.caption,
+             "png": base64.b64encode(figure.png_bytes(dpi=dpi)).decode("ascii")}
+    figure.close()
+    return entry
 
 
-def _section(q, sw, root_text: str, dpi: int) -> str:
-    parts = [f"<section id='{q.id}'><h2>{q.id.upper()}. {_esc(q.title)}</h2>",
-             f"<p class='question'>{_esc(q.text)}</p>"]
+def _question_section(q, sw, root_text: str, dpi: int) -> dict:
+    section = {"id": q.id, "nav": f"{q.id.upper()} {q.title}", "heading": f"{q.id.upper()}. {q.title}",
+               "text": q.text, "figures": [], "rows": [], "provenance": []}
     try:
         table = answers(q.id, sw)
     except F.MissingResults:
-        command = f"aimarket questions run {q.id} --size quick --out {root_text}"
-        parts.append(f"<p class='missing'>No results for this question in <code>{_esc(root_text)}</code>. "
-                     f"Run: <code>{_esc(command)}</code>, then this report again.</p></section>")
-        return "".join(parts)
-    parts.append(_provenance(sw, q.experiments))
-    parts.append(_table(table))
-    for fn in F.FIGURES[q.id]:
-        figure = fn(sw)
-        data = base64.b64encode(figure.png_bytes(dpi=dpi)).decode("ascii")
-        parts.append(
-            f"<figure><img alt='{_esc(figure.title)}' src='data:image/png;base64,{data}'>"
-            f"<figcaption><b>{_esc(figure.name)}</b>: {_esc(figure.title)}. {_esc(figure.caption)}"
-            "</figcaption></figure>"
-        )
-        figure.close()
-    parts.append("</section>")
-    return "".join(parts)
+        section["missing"] = f"No results for this question in {root_text}."
+        section["command"] = f"aimarket questions run {q.id} --size quick --out {root_text}"
+        return section
+    present = [n for n in q.experiments if n in sw.folders]
+    section["provenance"] = [provenance(n, sw.folders[n], sw[n]) for n in present]
+    notes = [note for n in present if (note := quick_note(n, sw[n]))]
+    section["quick"] = " ".join(notes) or None
+    section["table"] = table
+    section["rows"] = formatted_rows(table)
+    section["figures"] = [figure_entry(fn(sw), dpi) for fn in F.FIGURES[q.id]]
+    return section
 
 
-def render(source, *, dpi: int = 150) -> str:
+def sections(source, *, dpi: int = 150) -> list[dict]:
+    """Every section of the report on ``source``: one per research question when it holds question
+    sweeps, then one per output of interest of each sweep (see :mod:`experiments.report_generic`)."""
+    from experiments.report_generic import generic_sections
+
+    sw = F._sweeps(source)
+    root_text = str(sw.path) if sw.path is not None else "DIR"
+    out = [_question_section(q, sw, root_text, dpi) for q in QUESTIONS.values()] if len(sw) else []
+    if sw.path is not None:
+        out += generic_sections(sw.path, set(map(str, sw.folders.values())), dpi=dpi)
+    return out
+
+
+def _environment(escape_html: bool):
+    """The templates' Jinja2 environment; for the page, every value is escaped (``html.escape``)."""
+    import html
+
+    import jinja2
+
+    finalize = (lambda value: html.escape(str(value), quote=True)) if escape_html else None
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), finalize=finalize, autoescape=False,
+                              keep_trailing_newline=True)
+
+
+def render(source, *, dpi: int = 150, tables: str | None = None, parts: list[dict] | None = None) -> str:
     """The report page (HTML text) for the results in ``source``."""
     from experiments.store import package_versions
 
     sw = F._sweeps(source)
-    root_text = str(sw.path) if sw.path is not None else "DIR"
-    version = package_versions().get("aimarket") or "unknown"
-    nav = " · ".join(f"<a href='#{q.id}'>{q.id.upper()} {_esc(q.title)}</a>" for q in QUESTIONS.values())
-    sections = "".join(_section(q, sw, root_text, dpi) for q in QUESTIONS.values())
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>aimarket: answers to the research questions</title><style>{_CSS}</style></head><body>"
-        "<h1>aimarket: answers to the research questions</h1>"
-        f"<p class='meta'>Generated by aimarket {_esc(version)} from the results in <code>{_esc(root_text)}</code> "
-        "without running the model. Each number is the mean across runs, with the 5th and 95th percentiles of "
-        "the runs' values in brackets and the number of runs with a value; figures show the mean with a 5-95% "
-        "band. Questions as in MODEL.md section 1; what each output means: docs/ODD.md, section "
-        "“Reproducing the research questions”.</p>"
-        f"<nav class='meta'>{nav}</nav>{sections}</body></html>\n"
-    )
+    parts = sections(sw, dpi=dpi) if parts is None else parts
+    quick = " ".join(dict.fromkeys(s["quick"] for s in parts if s.get("quick")))
+    title = "aimarket: answers to the research questions" if len(sw) else "aimarket: sweep report"
+    return _environment(escape_html=True).get_template("report.html.j2").render(
+        title=title, version=package_versions().get("aimarket") or "unknown",
+        root=str(sw.path) if sw.path is not None else "DIR", sections=parts, quick=quick, tables=tables)
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text) -> str:
+    """``text`` with LaTeX's special characters escaped."""
+    return "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
+
+
+def write_tables(parts: list[dict], folder: Path) -> list[Path]:
+    """Each section's table as ``folder/<section>.csv`` (the numbers) and ``.tex`` (booktabs), atomically."""
+    env = _environment(escape_html=False)
+    written = []
+    for s in parts:
+        table = s.get("table")
+        if table is None or table.empty:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        written.append(atomic_write(folder / f"{s['id']}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False)))
+        rows = [{k: latex_escape(v) for k, v in r.items()} for r in s["rows"]]
+        tex = env.get_template("table.tex.j2").render(caption=latex_escape(s["heading"]), rows=rows,
+                                                      source=latex_escape(s.get("source", "")))
+        written.append(atomic_write(folder / f"{s['id']}.tex", lambda tmp, t=tex: tmp.write_text(t, encoding="utf-8")))
+    return written
 
 
 def write_report(source, out: str | Path | None = None, *, dpi: int = 150) -> Path:
-    """Write the report for ``source`` to ``out`` (default ``<source>/report.html``) atomically."""
+    """Write the report for ``source`` to ``out`` (default ``<source>/report.html``) atomically, and its
+    tables as CSV and LaTeX into ``tables/`` beside it."""
+    from experiments.report_generic import sweep_folders
+
     sw = F._sweeps(source)
     if out is None:
         if sw.path is None:
             raise ValueError("out: give the report's file name")
         out = sw.path / "report.html"
     out = Path(out)
-    if not any(True for _ in sw):
+    if not len(sw) and (sw.path is None or not sweep_folders(sw.path)):
         raise F.MissingResults(
-            f"{sw.path}: no results of the research questions (expected sweep folders of "
-            "experiments/questions/*.toml, e.g. from: aimarket questions run all --size quick --out DIR)"
+            f"{sw.path}: no sweep results: no results of the research questions (sweep folders of "
+            "experiments/questions/*.toml) and no other sweep folder (with manifest.json) in it"
         )
-    text = render(sw, dpi=dpi)
+    parts = sections(sw, dpi=dpi)
+    tables = out.parent / "tables"
+    write_tables(parts, tables)
+    text = render(sw, dpi=dpi, tables=str(tables), parts=parts)
     return atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-__all__ = ["answers", "render", "write_report", "format_number", "QUOTE_YEAR"]
+__all__ = ["answers", "render", "sections", "write_report", "write_tables", "format_number", "QUOTE_YEAR"]

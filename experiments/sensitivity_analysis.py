@@ -12,7 +12,9 @@ averaged, then:
   ``mu_star_conf`` and ``sigma``.
 
 Results go to ``DIR/sensitivity/<method>_<output>.csv`` and ``.png`` (bar chart) and are returned
-as one pandas DataFrame (one row per output x factor).
+as one pandas DataFrame (one row per output x factor). ``df.attrs["files"]`` lists the files written
+and ``df.attrs["warnings"]`` the estimates that are unstable (:func:`stability_warnings`): a Sobol
+index above 1, or a confidence interval wider than the index it brackets (too few samples).
 """
 
 from __future__ import annotations
@@ -176,7 +178,35 @@ def sensitivity(
         )
         if plot:
             _plot(df, method, name, folder / f"{method}_{name}.png")
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    folder = out / "sensitivity"
+    table.attrs["files"] = [str(folder / f"{method}_{name}.{ext}") for name in outputs
+                            for ext in (("csv", "png") if plot else ("csv",))]
+    table.attrs["warnings"] = stability_warnings(table, method, args.get("n"))
+    return table
+
+
+#: (index, confidence half-width) pairs checked for stability, per method.
+_CHECKED = {"sobol": (("S1", "S1_conf"), ("ST", "ST_conf")), "morris": (("mu_star", "mu_star_conf"),)}
+
+
+def stability_warnings(table, method: str, n: int | None = None) -> list[str]:
+    """One line per output whose estimates are unstable: a Sobol index above 1 (impossible for a share
+    of variance, so sampling noise), or a confidence interval (2 x the half-width) wider than the index."""
+    lines = []
+    more = f" (sampler.n = {n}: increase it)" if n else " (increase sampler.n)"
+    for output, d in table.groupby("output", sort=False):
+        problems = []
+        for index, conf in _CHECKED[method]:
+            for _, r in d.iterrows():
+                if method == "sobol" and r[index] > 1:
+                    problems.append(f"{index} of {r['factor']} is {r[index]:.3g} > 1")
+                elif 2 * r[conf] > abs(r[index]):
+                    problems.append(f"{index} of {r['factor']} is {r[index]:.3g} with a confidence interval "
+                                    f"{2 * r[conf]:.3g} wide")
+        if problems:
+            lines.append(f"{output}: unstable estimates{more}: {'; '.join(problems)}")
+    return lines
 
 
 def _plot(df, method: str, name: str, path: Path) -> None:

@@ -165,6 +165,7 @@ def _new_manifest(exp: Experiment, base, runs, identity: dict, code: dict) -> di
             "factors": [_factor_record(f) for f in exp.factors],
             "scenario_file": str(exp.scenario_path),
             "description": exp.description,
+            "report": {"outputs": list(exp.report_outputs)},
         },
         "base_scenario": scenario_to_dict(base),
         "root_seed": exp.root_seed,

@@ -9,6 +9,9 @@ vary, how they are sampled, how many replications each design point gets and whi
     steps = 8                                   # steps per run (default: the scenario's run.steps)
     outputs = ["timeseries", "summary"]         # tables kept per run ("labs" is the third)
 
+    [report]                                    # optional: a section of `aimarket report` per output
+    outputs = ["hhi", "final_n_labs"]           # (timeseries columns or summary entries)
+
     [overrides]                                 # applied to the base scenario before any factor
     "users.count" = 2000
 
@@ -55,6 +58,7 @@ _TOP_KEYS = {
     "sampler",
     "factors",
     "description",
+    "report",
 }
 _RANGE_KEYS = {"low", "high", "log", "integer"}
 _SAMPLER_KEYS = {
@@ -132,6 +136,8 @@ class Experiment:
     factors: tuple[RangeFactor | ListFactor, ...]
     description: str = ""
     extra: dict = field(default_factory=dict)
+    #: outputs that ``aimarket report`` gives a section of their own (``[report] outputs = [...]``)
+    report_outputs: tuple[str, ...] = ()
 
     @property
     def factor_keys(self) -> list[str]:
@@ -326,6 +332,14 @@ def parse_experiment(raw: dict, path: Path, text: str = "") -> Experiment:
     sampler = _parse_sampler(method, sampler_raw, factors)
     _check_design_size(method, sampler, factors, replications)
 
+    report_raw = raw.get("report", {})
+    if not isinstance(report_raw, dict) or sorted(set(report_raw) - {"outputs"}):
+        raise ExperimentError("report: must be a table with one key, outputs = [names of outputs]")
+    report_outputs = report_raw.get("outputs", [])
+    if not isinstance(report_outputs, list) or not all(isinstance(o, str) and o for o in report_outputs):
+        raise ExperimentError("report.outputs: must be a list of output names (timeseries columns or summary "
+                              "entries, e.g. [\"hhi\", \"final_n_labs\"])")
+
     exp = Experiment(
         path=path,
         text=text,
@@ -340,6 +354,7 @@ def parse_experiment(raw: dict, path: Path, text: str = "") -> Experiment:
         sampler=sampler,
         factors=factors,
         description=description,
+        report_outputs=tuple(report_outputs),
     )
     return exp
 

@@ -117,8 +117,16 @@ def test_sobol_sweep_and_sensitivity(tmp_path, capsys):
     assert design["demand.market_scale"].between(0.1, 10).all()
 
     assert main(["sensitivity", str(out), "--output", "final_hhi"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "S1" in printed and "users.value_sigma" in printed
+    assert f"files: {out / 'sensitivity' / 'sobol_final_hhi.csv'}, {out / 'sensitivity' / 'sobol_final_hhi.png'}" in printed
+    computed = pd.read_csv(out / "sensitivity" / "sobol_final_hhi.csv")
+    from experiments.sensitivity_analysis import stability_warnings
+
+    expected = stability_warnings(computed, "sobol", 4)
+    assert [line for line in captured.err.splitlines() if "unstable" in line] == [
+        f"aimarket: warning: {line}" for line in expected]
     table = pd.read_csv(out / "sensitivity" / "sobol_final_hhi.csv")
     assert list(table.columns) == ["output", "factor", "S1", "S1_conf", "ST", "ST_conf"]
     assert list(table["factor"]) == ["users.value_sigma", "demand.market_scale"]
@@ -129,6 +137,21 @@ def test_sobol_sweep_and_sensitivity(tmp_path, capsys):
     assert main(["sensitivity", str(out), "--output", "no_such_output", "--no-plot"]) == 2
     errs = capsys.readouterr().err.strip().splitlines()
     assert len(errs) == 2 and "sampler 'sobol'" in errs[0] and "no_such_output" in errs[1]
+
+
+def test_sensitivity_warns_of_unstable_estimates():
+    from experiments.sensitivity_analysis import stability_warnings
+
+    table = pd.DataFrame({"output": ["y", "y", "z"], "factor": ["a", "b", "a"], "S1": [1.2, 0.30, 0.5],
+                          "S1_conf": [0.1, 0.05, 0.3], "ST": [0.9, 0.40, 0.6], "ST_conf": [0.1, 0.05, 0.1]})
+    lines = stability_warnings(table, "sobol", 16)
+    assert len(lines) == 2
+    assert lines[0].startswith("y: unstable estimates (sampler.n = 16: increase it): S1 of a is 1.2 > 1")
+    assert "of b" not in lines[0]  # 2 x 0.05 < 0.30 and < 0.40: stable
+    assert lines[1] == "z: unstable estimates (sampler.n = 16: increase it): S1 of a is 0.5 with a confidence interval 0.6 wide"
+    morris = pd.DataFrame({"output": ["y"], "factor": ["a"], "mu_star": [0.2], "mu_star_conf": [0.05],
+                           "sigma": [0.1], "mu": [0.2]})
+    assert stability_warnings(morris, "morris") == []
 
 
 def test_morris_sweep_and_sensitivity(tmp_path):

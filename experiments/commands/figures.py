@@ -50,13 +50,9 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def _dpi(text: str) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise UserInputError(f"--dpi: must be a positive integer (got {text!r})") from None
-    if not 10 <= value <= 2400:
-        raise UserInputError(f"--dpi: must be between 10 and 2400 (got {value})")
-    return value
+    from experiments.commands.options import bounded_integer
+
+    return bounded_integer("--dpi", text, 10, 2400)
 
 
 def figures_command(args: argparse.Namespace) -> int:

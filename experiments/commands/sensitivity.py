@@ -35,8 +35,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def sensitivity_command(args: argparse.Namespace) -> int:
+    import sys
+
     from experiments.sensitivity_analysis import format_table, sensitivity
 
     table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot)
     print(format_table(table))
+    for line in table.attrs.get("warnings", []):
+        print(f"aimarket: warning: {line}", file=sys.stderr)
+    print(f"files: {', '.join(table.attrs.get('files', []))}")
     return 0
