@@ -97,7 +97,7 @@ class Ledger:
 class Lab(mesa.Agent):
     """A frontier AI lab.
 
-    State (MODEL.md §7): cash [$]; the deployed model; a model in training (or None); per task type
+    State (docs/ODD.md §7.7-§7.10): cash [$]; the deployed model; a model in training (or None); per task type
     its current offers (one per tier: inference multiplier k and price); open-weights flag; the
     number of consecutive steps with negative cash.
     """

@@ -1,4 +1,4 @@
-"""Lab strategies: one object per behaviour, one method per decision (MODEL.md §7).
+"""Lab strategies: one object per behaviour, one method per decision (docs/ODD.md §7.7-§7.10).
 
 A strategy answers two questions each time the model asks:
 
@@ -63,9 +63,11 @@ class TrainingOption:
 
 
 class LabStrategy:
-    """Interface of a lab strategy. Subclass and override the two decisions."""
+    """Interface of a lab strategy. Subclass and override the two decisions. A strategy with
+    ``plans_training`` false is never offered training options (they are not valued)."""
 
     name = "base"
+    plans_training = True
 
     def choose_offers(self, lab, market, task_index: int, k_grid: np.ndarray, search: bool = True):
         raise NotImplementedError
@@ -79,6 +81,7 @@ class StaticStrategy(LabStrategy):
     latency limit), the full model only; only prices respond, as Bertrand best responses."""
 
     name = "static"
+    plans_training = False
 
     def choose_offers(self, lab, market, task_index, k_grid, search=True):
         k = min(lab.fixed_k.get(market.task.name, 1.0), max(1.0, market.k_max))

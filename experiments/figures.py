@@ -756,7 +756,7 @@ def q5_ida(source) -> Figure:
     long = res.timeseries.melt(id_vars=["run_id", *keys, "year"], value_vars=list(measures), var_name="measure",
                                value_name="value")
     data = band(long, [*keys, "measure", "year"], "value")
-    walls = run_value(res, "capability.data_wall_eoom").astype(float).unique()
+    walls = run_value(res, "capability.data_wall_raw_flop").astype(float).unique()
     with style():
         fig, axes = _new_figure(3, height=2.6)
         for ax, (measure, (ylabel, title)) in zip(axes[0], measures.items(), strict=True):

@@ -150,7 +150,7 @@ def _q5(sw) -> list[dict]:
     spy = F.steps_per_year(res)
     ts = res.timeseries
     final = ts.loc[ts.groupby("run_id")["step"].idxmax()].set_index("run_id")
-    wall = F.run_value(res, "capability.data_wall_eoom").astype(float)
+    wall = F.run_value(res, "capability.data_wall_raw_flop").astype(float)
     last = F.last_year(ts, spy).groupby("run_id")[["hhi", "regulated_share"]].mean()
     per_run = final[keys].copy() if keys else pd.DataFrame(index=final.index)
     per_run["past_wall"] = final["frontier_eoom"].astype(float) - wall

@@ -53,7 +53,7 @@ def _logistic_of_minus(d):
 
 
 # --------------------------------------------------------------------------------------------------
-# Marginal cost (MODEL.md §5, L9)
+# Marginal cost (docs/ODD.md §7.3, L9)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -113,7 +113,7 @@ def gross_utility(eoom, brand, value, mu, difficulty, width: float) -> np.ndarra
 
 
 # --------------------------------------------------------------------------------------------------
-# Logit choice (MODEL.md §6, D1-D2)
+# Logit choice (docs/ODD.md §7.4, D1-D2)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -158,7 +158,7 @@ def choice_probabilities(gross, mu, switching, provider, outside, price, owner):
 
 
 # --------------------------------------------------------------------------------------------------
-# Rivals' part of the logit denominator (MODEL.md §7 step 1)
+# Rivals' part of the logit denominator (docs/ODD.md §7.6)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -203,7 +203,7 @@ def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab: i
 
 
 # --------------------------------------------------------------------------------------------------
-# Best-response prices of one lab's offers against fixed rivals (MODEL.md §7 step 1)
+# Best-response prices of one lab's offers against fixed rivals (docs/ODD.md §7.6)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -375,7 +375,7 @@ def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, to
         S_o - Lambda_o m_o + sum_o' Gamma_oo' m_o' = 0,
         S_o = sum_i P_io,  Lambda_o = sum_i P_io / mu_i,  Gamma_oo' = sum_i P_io P_io' / mu_i,
 
-    for one offer ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (MODEL.md §7), and with
+    for one offer ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (docs/ODD.md §7.7-§7.10), and with
     homogeneous users ``p - c = mu / (1 - sum of the lab's shares)``. One offer: bracketed Newton
     (:func:`_single_offer_newton`); several: Newton with backtracking on profit, falling back to the
     zeta step of Morrow and Skerlos (2011) (:func:`_multi_offer_newton`). Steps start at ``damping``.
@@ -614,7 +614,7 @@ def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_i
 
 
 # --------------------------------------------------------------------------------------------------
-# Users' draws of their next provider (MODEL.md §6)
+# Users' draws of their next provider (docs/ODD.md §7.4)
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)

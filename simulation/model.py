@@ -284,7 +284,7 @@ class MarketModel(mesa.Model):
     def _plan_training(self) -> None:
         labs_cfg = self.config.labs
         for lab in self.labs:
-            if lab.training is not None:
+            if lab.training is not None or not lab.strategy.plans_training:
                 continue
             options = training_options(self, lab)
             choice = lab.strategy.choose_training(lab, options)

@@ -34,14 +34,14 @@ class RunSettings(_Section):
 
 
 class TimeSettings(_Section):
-    """Calendar (MODEL.md §2)."""
+    """Calendar (docs/ODD.md §2.3)."""
 
     start_year: float = Field(2025.0, ge=1950, le=2200, description="calendar year of step 0 [year]")
     step_years: float = Field(0.25, gt=0, le=10, description="length of one step [years]")
 
 
 class ComputeSettings(_Section):
-    """Exogenous compute trends (MODEL.md §3, §5)."""
+    """Exogenous compute trends (docs/ODD.md §7.1, §7.3)."""
 
     flop_per_dollar: float = Field(5e17, gt=0, description="training FLOP per USD at step 0 [FLOP/$]")
     hardware_growth: float = Field(1.35, gt=0, description="price-performance growth [x per year]")
@@ -68,7 +68,7 @@ class CapabilitySettings(_Section):
 
 
 class TaskType(_Section):
-    """One task type tau (MODEL.md §4 table)."""
+    """One task type tau (docs/ODD.md §7.2)."""
 
     name: str = Field(min_length=1, description="task type name")
     tokens: float = Field(gt=0, description="base tokens per task (plain forward pass) [tokens]")
@@ -103,7 +103,7 @@ def _default_tasks() -> list[TaskType]:
 
 
 class DemandSettings(_Section):
-    """Market size (MODEL.md §4, §6)."""
+    """Market size (docs/ODD.md §7.2, §7.4)."""
 
     growth: float = Field(1.5, gt=0, description="growth of tasks per step [x per year]")
     market_scale: float = Field(1.0, gt=0, description="multiplier on every task type's tasks per step")
@@ -111,7 +111,7 @@ class DemandSettings(_Section):
 
 
 class UserSettings(_Section):
-    """The sampled user population (MODEL.md §6)."""
+    """The sampled user population (docs/ODD.md §7.4)."""
 
     count: int = Field(20_000, ge=1, le=10_000_000, description="number of sampled users")
     task_mix: list[float] | None = Field(None, description="share of users per task type (default equal)")
@@ -134,7 +134,7 @@ Strategy = str
 
 
 class LabEntry(_Section):
-    """One lab of the initial roster (MODEL.md §7)."""
+    """One lab of the initial roster (docs/ODD.md §7.7-§7.10)."""
 
     name: str = Field(min_length=1, description="lab name")
     training_flop: float = Field(gt=0, description="raw training compute of the current model [FLOP]")
@@ -169,7 +169,7 @@ class LabEntry(_Section):
 
 
 class LabSettings(_Section):
-    """Lab behaviour and finance (MODEL.md §7)."""
+    """Lab behaviour and finance (docs/ODD.md §7.7-§7.10)."""
 
     k_grid: list[float] = Field(default_factory=_default_k_grid, description="candidate inference multipliers")
     br_tolerance: float = Field(1e-10, gt=0, lt=1e-2, description="best responses stop when no price moves by more "
@@ -245,13 +245,13 @@ class EntrySettings(_Section):
 
 
 class OpenSettings(_Section):
-    """Open-weight releases (MODEL.md §7)."""
+    """Open-weight releases (docs/ODD.md §7.7-§7.10)."""
 
     lag: int = Field(0, ge=0, description="steps between a model's release and its weights' release")
 
 
 class IdaSettings(_Section):
-    """Inference during training: iterated distillation and amplification (MODEL.md §7)."""
+    """Inference during training: iterated distillation and amplification (docs/ODD.md §7.7-§7.10)."""
 
     enabled: bool = Field(False, description="whether labs may spend inference compute on training data")
     exchange_rate: float = Field(0.5, ge=0, description="eOOM per OOM of (1 + C_ida / C_raw)")
@@ -268,7 +268,7 @@ class IdaSettings(_Section):
 
 
 class RegulatorSettings(_Section):
-    """Compute-threshold regulation (MODEL.md §8)."""
+    """Compute-threshold regulation (docs/ODD.md §7.12)."""
 
     policy: Literal["none", "training_threshold", "effective_threshold", "capability_threshold"] = "none"
     threshold_flop: float = Field(1e25, gt=0, description="compute threshold [FLOP]")

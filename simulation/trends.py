@@ -1,4 +1,4 @@
-"""Exogenous trends at a step (MODEL.md §2-§4): calendar, compute prices, algorithms, demand."""
+"""Exogenous trends at a step (docs/ODD.md §2.3-§4): calendar, compute prices, algorithms, demand."""
 
 from __future__ import annotations
 

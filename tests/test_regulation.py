@@ -1,4 +1,4 @@
-"""The regulator and the measures of Ord's essay (issue 5; MODEL.md §5, §8, §9).
+"""The regulator and the measures of Ord's essay (issue 5; docs/ODD.md §7.3, §7.12, §7.13).
 
 Every run here is small (a few hundred users, one to three labs, at most nine steps) and built from
 the default scenario with ``load_scenario(None, overrides)``; quantities are recomputed by hand from
@@ -148,7 +148,7 @@ def test_effective_threshold_leaves_no_evasion():
 
 @pytest.mark.parametrize("name", POLICY_FILES)
 def test_policy_scenarios_regulated_share_in_unit_interval(name):
-    s = load_scenario(ROOT / "scenarios" / f"{name}.toml", {"users.count": 600, "labs.br_rounds": 2})
+    s = load_scenario(ROOT / "scenarios" / f"{name}.toml", {"users.count": 600, "labs.k_search_rounds": 2})
     assert s.regulator.policy != "none"
     result = simulate(s, steps=3)
     ts = result.timeseries.to_pandas()
@@ -263,10 +263,11 @@ def test_indexing_changes_the_judgement_on_effective_training_compute():
 
 def test_hundred_times_inference_gives_a_hundredth_of_the_copies():
     for raw in (1e24, 5e25, 3e27):
-        base = laws.served_copies(1e18, raw, 3.0, 50.0)
-        assert laws.served_copies(1e18, raw, 300.0, 50.0) == pytest.approx(base / 100.0, rel=1e-12)
-        # by hand: fleet FLOP/s over 2 N k tokens/s
-        assert base == pytest.approx(1e18 / (2.0 * math.sqrt(raw / 120.0) * 3.0 * 50.0), rel=1e-12)
+        active = laws.active_parameters(raw, 0.25)
+        base = laws.served_copies(1e18, active, 3.0, 50.0)
+        assert laws.served_copies(1e18, active, 300.0, 50.0) == pytest.approx(base / 100.0, rel=1e-12)
+        # by hand: fleet FLOP/s over 2 N_active k tokens/s
+        assert base == pytest.approx(1e18 / (2.0 * 0.25 * math.sqrt(raw / 120.0) * 3.0 * 50.0), rel=1e-12)
 
 
 def test_frontier_copies_follow_the_frontier_labs_fleet_and_k():

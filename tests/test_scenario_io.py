@@ -71,7 +71,7 @@ def test_static_homogeneous_is_the_validation_market():
     assert len(s.labs.roster) == 3
     assert all(lab.strategy == "static" for lab in s.labs.roster)
     assert s.users.value_sigma == 0 and s.users.switching_cost == 0
-    assert s.users.count == 3000 and s.run.steps == 8 and s.entry.rate == 0
+    assert s.users.count == 3000 and s.run.steps == 8 and s.entry.arrivals == 0
 
 
 def test_overrides_by_name(default):
@@ -157,7 +157,7 @@ def test_hash_is_stable(default):
         ("labs.roster.OpenAI.training_flop", 0.0,
          "scenario field 'labs.roster.OpenAI.training_flop': must be > 0 (got 0.0)"),
         ("tasks.chat.human_success", 1.5, "scenario field 'tasks.chat.human_success': must be in [0, 1] (got 1.5)"),
-        ("entry.rate", -0.1, "scenario field 'entry.rate': must be in [0, 1] (got -0.1)"),
+        ("entry.arrivals", -0.1, "scenario field 'entry.arrivals': must be >= 0 (got -0.1)"),
         ("tasks.reasoning.alpha", -0.7, "scenario field 'tasks.reasoning.alpha': must be >= 0 (got -0.7)"),
         ("compute.flop_per_dollar", float("inf"),
          "scenario field 'compute.flop_per_dollar': must be a finite number (got inf)"),

@@ -12,7 +12,7 @@ from simulation.errors import ScenarioError
 from simulation.run import simulate
 from simulation.scenario_io import load_scenario
 
-SMALL = {"users.count": 600, "run.steps": 4, "entry.rate": 0.0}
+SMALL = {"users.count": 600, "run.steps": 4, "entry.arrivals": 0.0}
 
 
 class NeverTrains(OptimiseStrategy):
@@ -41,7 +41,7 @@ def test_unknown_strategy_is_a_one_line_scenario_error(tmp_path, capsys):
 
 def test_two_tiers_satisfy_multi_product_markup_rule():
     """Homogeneous users, two tiers per lab: every offer of a lab on a task type has the same markup
-    mu / (1 - sum of the lab's shares) (MODEL.md §7)."""
+    mu / (1 - sum of the lab's shares) (docs/ODD.md §7.7-§7.10)."""
     scenario = load_scenario("scenarios/static_homogeneous.toml", {
         "labs.tiers": 2, "run.steps": 2, "labs.roster.Alpha.strategy": "optimise",
         "labs.roster.Beta.strategy": "optimise", "labs.roster.Gamma.strategy": "optimise",

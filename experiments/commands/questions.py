@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser(
         "questions",
         help="list or run the research-question experiments",
-        description="The experiments that answer the research questions (MODEL.md section 1), in a quick "
+        description="The experiments that answer the research questions (docs/ODD.md §1.1), in a quick "
         "size (seconds) and a paper size (many replications). 'run' sweeps them into a results folder.",
     )
     add_actions(parser)

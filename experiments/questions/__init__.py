@@ -1,4 +1,4 @@
-"""The research questions (MODEL.md section 1) as experiments: one or two experiment files per question,
+"""The research questions (docs/ODD.md §1.1) as experiments: one or two experiment files per question,
 each in a ``quick`` size (seconds; used by the tests and the notebooks) and a ``paper`` size (enough
 replications for tight intervals).
 
