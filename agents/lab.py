@@ -116,6 +116,7 @@ class Lab(mesa.Agent):
         self.brand = dict(brand or {})  # task index -> brand term xi at step 0 [logit units]
         self.training: TrainingRun | None = None
         self.offers: dict[int, object] = {}        # task index -> market.Candidate
+        self.search_all: set[int] = set()  # task indices whose whole product set is searched next (new model)
         self.negative_cash_steps = 0
         self.ledger = Ledger()
         self.last_revenue = 0.0

@@ -122,7 +122,9 @@ class OptimiseStrategy(LabStrategy):
         tiers = min(lab.model.config.labs.tiers, len(products))
         current = lab.offers.get(task_index)
         current = tuple(sorted(current.products)) if current is not None else None
-        if current is None or len(current) != tiers or not set(current) <= set(products):
+        if (task_index in lab.search_all or current is None or len(current) != tiers
+                or not set(current) <= set(products)):
+            lab.search_all.discard(task_index)
             return self._full_search(lab, market, task_index, products, tiers)
         ks = sorted({k for _, k in products})
         sets = {current}

@@ -109,6 +109,18 @@ def invert_shares(market, observed: dict[int, float]) -> None:
         brand, shares, per_user, gap = trial, trial_shares, trial_per_user, trial_gap
 
 
+def _unreachable(model, pairs, gap) -> SimulationError:
+    """The error for observed shares that no brand terms reach in equilibrium, naming the worst lab and task."""
+    worst = int(np.nanargmax(np.abs(np.where(np.isfinite(gap), gap, np.inf))))
+    task, lab = pairs[worst]
+    name = next((x.name for x in model.labs if x.lab_id == lab), str(lab))
+    return SimulationError(
+        f"step 0, lab '{name}', task '{model.config.task_names[task]}': no brand term gives the observed share in "
+        f"equilibrium (log-share gap {float(gap[worst]):.3g}); a lab's equilibrium share is bounded by the dispersion "
+        "of users' value (docs/ODD.md §5.4): lower users.value_sigma or the task type's value_sigma, difficulty_sd "
+        "or value_gradient, or the roster's share")
+
+
 def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tuple[int, float]:
     """Brand terms with which the *equilibrium* shares equal the observed ones to ``tolerance`` (largest
     |log gap|); ``observed[task][lab_id]`` are the shares (E2).
@@ -130,6 +142,8 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
     state = {"rounds": rounds, "residual": residual}
 
     def gap_at(x: np.ndarray) -> np.ndarray:
+        if not np.all(np.isfinite(x)):
+            raise _unreachable(model, pairs, gap)
         for i in tasks:
             market = model.markets[i]
             market.set_brand({**market.brand, **{lab: float(v) for (j, lab), v in zip(pairs, x, strict=True) if j == i}})
@@ -165,5 +179,4 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
             new_gap = gap_at(x + step)
         jac += np.outer(new_gap - gap - jac @ step, step) / float(step @ step)
         x, gap = x + step, new_gap
-    raise SimulationError("step 0: the brand terms and the price equilibrium did not converge together "
-                          f"(largest log-share gap {float(np.max(np.abs(gap))):.3g})")
+    raise _unreachable(model, pairs, gap)

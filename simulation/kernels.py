@@ -40,6 +40,11 @@ from simulation.laws import marginal_cost_per_task, success_probability
 
 NOT_CONVERGED = -1
 NEGLIGIBLE_SHARE = 1e-12  # mean share below which an offer's markup is left out of the convergence test
+# Multi-offer Newton: FLAT_STEPS accepted steps in a row that raise profit by at most FLAT_PROFIT
+# (relative) end it as converged: the markups move along a ridge on which profit is flat (two offers
+# that users value alike), so their split does not matter to the lab.
+FLAT_PROFIT = 1e-13
+FLAT_STEPS = 8
 
 
 @njit(cache=True)
@@ -377,8 +382,9 @@ def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, to
 
     for one offer ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (docs/ODD.md §7.7-§7.10), and with
     homogeneous users ``p - c = mu / (1 - sum of the lab's shares)``. One offer: bracketed Newton
-    (:func:`_single_offer_newton`); several: Newton with backtracking on profit, falling back to the
-    zeta step of Morrow and Skerlos (2011) (:func:`_multi_offer_newton`). Steps start at ``damping``.
+    (:func:`_single_offer_newton`) with a global scan of the markup; several: from the best common
+    markup (the lab's offers as one offer of inclusive value), Newton with a Levenberg-Marquardt shift
+    and backtracking on profit (:func:`_multi_offer_newton`). Steps start at ``damping``.
     An offer whose mean share is below ``NEGLIGIBLE_SHARE`` sells (almost) nothing at any nearby
     price, so its markup does not affect profit and is left out of the convergence test.
     Stops when every price moves by less than ``tol`` relative. Writes prices and mean shares;
@@ -508,7 +514,9 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
     markups of its ``t`` offers (D3): the step solves ``(-H + lam |diag H|) d = g`` with the smallest
     ``lam`` (0, else growing from 1e-6) that makes the matrix positive definite, and
     is halved from ``damping`` until the markups stay positive and profit does not fall. Offers with a
-    negligible share are held fixed. Updates ``markup`` in place; returns iterations or -1."""
+    negligible share are held fixed. Stops when every markup moves by less than ``tol`` (relative), or
+    after ``FLAT_STEPS`` steps in a row that raise profit by at most ``FLAT_PROFIT`` (a flat ridge).
+    Updates ``markup`` in place; returns iterations or -1."""
     n = gross.shape[0]
     t = cost.shape[0]
     grad = np.empty(t)
@@ -522,6 +530,7 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
     rhs = np.empty(t)
     active = np.empty(t, dtype=np.bool_)
     profit = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup, prob, grad, hess)
+    stalled = 0
     for it in range(max_iter):
         for o in range(t):
             share = 0.0
@@ -575,8 +584,9 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
             for q in range(t):
                 hess[o, q] = trial_hess[o, q]
         prob[:, :] = trial_prob
+        stalled = stalled + 1 if trial_profit <= profit * (1.0 + FLAT_PROFIT) else 0
         profit = trial_profit
-        if converged:
+        if converged or stalled >= FLAT_STEPS:
             return it + 1
     return NOT_CONVERGED
 

@@ -54,14 +54,15 @@ def best_reachable(model, market) -> tuple[float | None, float | None, object, f
     for lab in model.labs:
         variants = lab.variants
         for variant in range(len(variants.eoom_pre)):
+            reached = False
             for k in market.allowed_k(model.k_grid):
                 eoom = market.deployed_eoom(variants.eoom_pre[variant], k)
                 top = eoom if top is None else max(top, eoom)
-                if laws.success_probability(eoom, task.difficulty, task.width) >= task.human_success:
+                if not reached and laws.success_probability(eoom, task.difficulty, task.width) >= task.human_success:
+                    reached = True  # the smallest such k is the cheapest for this variant
                     cost = market.unit_cost(variants.active_params[variant], k)
                     if best_cost is None or cost < best_cost:
                         best_cost, best_lab, best_k = cost, lab, float(k)
-                    break
     return best_cost, top, best_lab, best_k
 
 
@@ -89,7 +90,7 @@ def fleet_copies(model, lab, k: float) -> float:
 
 def tier_price_ratio(market, quantity: np.ndarray) -> float | None:
     """Usage-weighted over labs with two or more offers: price of the lab's most capable offer over its
-    cheapest (M10). None when no lab sells two tiers."""
+    cheapest (M15). None when no lab sells two tiers."""
     ratios, weights = [], []
     for lab in np.unique(market.owner[market.owner >= 0]):
         rows = np.flatnonzero(market.owner == lab)

@@ -253,6 +253,7 @@ class MarketModel(mesa.Model):
                 if current is None:
                     current = market.opening_offer(lab.variants, min(lab.fixed_k.get(task.name, 1.0), max(1.0, k_max)))
                     lab.offers[index] = current
+                    lab.search_all.add(index)
                 eoom, cost = market.product_terms(lab.variants, current.products)
                 rows += [(lab.lab_id, v, k, e, c, p) for (v, k), e, c, p in
                          zip(current.products, eoom, cost, current.price, strict=True)]

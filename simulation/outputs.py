@@ -139,7 +139,7 @@ def write_json(data: dict, path: Path) -> Path:
 
 
 #: The files :func:`write_outputs` writes into a run's folder.
-RUN_FILES = ("timeseries.parquet", "labs.parquet", "summary.json", "overview.png")
+RUN_FILES = ("timeseries.parquet", "labs.parquet", "decisions.parquet", "summary.json", "overview.png")
 
 
 def write_outputs(result, out_dir, *, plot: bool = True) -> dict[str, Path]:

@@ -47,10 +47,11 @@ def rival_growth_rate(model) -> float:
     floor = float(np.log10(s.compute.algo_growth))
     rows = model.recorder.timeseries
     steps_per_year = max(1, int(round(1.0 / s.time.step_years)))
-    if len(rows) < steps_per_year or rows[-1]["frontier_eoom"] is None or rows[-steps_per_year]["frontier_eoom"] is None:
+    if (len(rows) <= steps_per_year or rows[-1]["frontier_eoom"] is None
+            or rows[-1 - steps_per_year]["frontier_eoom"] is None):
         return floor
     years = steps_per_year * s.time.step_years
-    trailing = (rows[-1]["frontier_eoom"] - rows[-steps_per_year]["frontier_eoom"]) / years
+    trailing = (rows[-1]["frontier_eoom"] - rows[-1 - steps_per_year]["frontier_eoom"]) / years
     return max(floor, float(trailing))
 
 

@@ -295,6 +295,7 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
     """Newton with a Levenberg-Marquardt shift and backtracking on profit (see the kernel)."""
     n, t = len(mu), len(cost)
     profit, grad, hess, prob = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup)
+    stalled = 0
     for it in range(max_iter):
         active = [_left_sum(prob[i][o] for i in range(n)) >= 1e-12 * n for o in range(t)]
         shift = 0.0
@@ -323,8 +324,9 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
         converged = all(not active[o] or abs(trial[o] - markup[o]) <= tol * abs(cost[o] + trial[o])
                         for o in range(t))
         markup[:] = trial
+        stalled = stalled + 1 if accepted[0] <= profit * (1.0 + 1e-13) else 0
         profit, grad, hess, prob = accepted
-        if converged:
+        if converged or stalled >= 8:
             return it + 1
     return -1
 

@@ -53,7 +53,7 @@ BIG_AND_SMALL = [
 def threshold_run(policy: str):
     """A lab over the training line and one under it; neither can train past its own size."""
     s = scenario(BIG_AND_SMALL, regulator__policy=policy, regulator__threshold_flop=1e25,
-                 labs__training_multiples=[0.0, 1.0])
+                 labs__training_multiples=[0.0, 1.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=6)
 
 
@@ -63,7 +63,7 @@ def delay_run(delay: int):
     s = scenario([dict(name="Trainer", training_flop=5e24, cash=1e11, strategy="pretrain_heavy")],
                  regulator__policy="training_threshold", regulator__threshold_flop=1e25,
                  regulator__delay_steps=delay, regulator__compliance_cost=1.234e8,
-                 labs__training_multiples=[0.0, 10.0])
+                 labs__training_multiples=[0.0, 10.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=9)
 
 
@@ -74,7 +74,7 @@ def ida_run(count_ida: bool):
                        trained_year=2024.0)],
                  regulator__policy="training_threshold", regulator__threshold_flop=1e25,
                  regulator__count_ida_compute=count_ida, ida__enabled=True, ida__multiples=[10.0],
-                 labs__training_multiples=[0.0, 1.0])
+                 labs__training_multiples=[0.0, 1.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=4)
 
 
@@ -86,7 +86,7 @@ def indexed_run(index: bool):
                        trained_year=2024.0)],
                  regulator__policy="training_threshold", regulator__threshold_flop=1e25,
                  regulator__index_to_algorithmic_progress=index, compute__algo_growth=16.0,
-                 labs__training_multiples=[0.0, 1.0])
+                 labs__training_multiples=[0.0, 1.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=8)
 
 
@@ -95,7 +95,7 @@ def training_power_run():
     """Two labs of different sizes that train in both cycles; no regulation, so no delays."""
     s = scenario([dict(name="Large", training_flop=2e25, cash=1e12, strategy="pretrain_heavy"),
                   dict(name="Little", training_flop=3e24, cash=1e12, strategy="pretrain_heavy")],
-                 labs__training_multiples=[0.0, 10.0, 30.0])
+                 labs__training_multiples=[0.0, 10.0, 30.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=7)
 
 
@@ -285,7 +285,8 @@ def test_frontier_copies_follow_the_frontier_labs_fleet_and_k():
         raw = lead.training_flop
         # the training cluster's FLOP/s, delivered at inference utilisation and precision
         fleet = raw / seconds * c.inference_utilisation / c.training_utilisation * c.precision_factor
-        expected = fleet / (2.0 * math.sqrt(raw / 120.0) * k_bar * c.copy_tokens_per_second)
+        active = 0.25 * math.sqrt(raw / 120.0)  # the roster's default active fraction (L7b)
+        expected = fleet / (2.0 * active * k_bar * c.copy_tokens_per_second)
         assert row.frontier_copies == pytest.approx(expected, rel=1e-12)
     assert ts.frontier_copies.nunique() > 1  # k moves, and the copies with it
 
@@ -325,8 +326,9 @@ def test_inference_energy_is_served_flop_over_inference_flop_per_joule():
     tokens = {t.name: t.tokens for t in s.tasks}
     for _, row in ts.iterrows():
         rows = labs[labs.step == row.step]
-        flop = sum(r.quantity * 2.0 * math.sqrt(r.training_flop / 120.0) * tokens[r.task] * r.k
-                   for r in rows.itertuples())
+        variant = {"full": 1.0, "distilled": s.labs.distill_ratio}
+        flop = sum(r.quantity * 2.0 * 0.25 * math.sqrt(r.training_flop / 120.0) * variant[r.variant] * tokens[r.task]
+                   * r.k for r in rows.itertuples())
         c = s.compute
         fpj = c.flop_per_joule * c.energy_growth ** (row.step * s.time.step_years)
         inference_fpj = fpj * c.inference_utilisation / c.training_utilisation * c.precision_factor
