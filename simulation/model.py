@@ -39,6 +39,7 @@ from simulation.scenario import Scenario
 from simulation.trends import algo_eff_at_year, trends_at
 
 SHARE_TOLERANCE = 1e-10  # largest |log gap| between step-0 shares and the roster's observed shares
+# (or labs.br_tolerance where it is larger)
 
 
 class MarketModel(mesa.Model):
@@ -180,7 +181,9 @@ class MarketModel(mesa.Model):
     def _equilibrium(self) -> None:
         observed = self.observed_shares()
         if self.step_index == 0 and any(observed):
-            self.br_rounds, self.nash_residual = solve_brand(self, observed, SHARE_TOLERANCE)
+            # shares can match only as closely as the prices are solved
+            tolerance = max(SHARE_TOLERANCE, self.config.labs.br_tolerance)
+            self.br_rounds, self.nash_residual = solve_brand(self, observed, tolerance)
             for lab in self.labs:
                 lab.brand = {i: m.brand_of(lab.lab_id) for i, m in enumerate(self.markets)}
         else:

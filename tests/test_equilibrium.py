@@ -152,3 +152,17 @@ def test_bad_dynamics_settings_are_one_line_scenario_errors(overrides, fragment)
             else load_scenario(None, {"labs.roster": copy.deepcopy(ROSTER), **overrides})
     message = str(caught.value)
     assert "\n" not in message and fragment in message
+
+
+def test_run_command_names_unconverged_steps(tmp_path, capsys):
+    from experiments.cli import main
+
+    sets = {"users.count": 300, "run.steps": 2, "labs.br_max_rounds": 2, "labs.k_search_rounds": 1,
+            "labs.br_tolerance": 1e-14, "users.value_sigma": 0.2, "labs.roster": None}
+    args = ["run", "--out", str(tmp_path / "run"), "--quiet"]
+    for key, value in sets.items():
+        if value is not None:
+            args += ["--set", f"{key}={value}"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "aimarket: warning: prices did not reach labs.br_tolerance = 1e-14 at" in err

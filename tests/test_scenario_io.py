@@ -90,7 +90,7 @@ def test_overrides_by_name(default):
     assert next(lab for lab in s.labs.roster if lab.name == "Google DeepMind").open_weights
     assert s.users.count == 5000
     # the base is unchanged (scenarios are immutable)
-    assert default.users.count == 20000
+    assert default.users.count == 5000
 
 
 def test_overrides_on_partial_dict_use_schema_defaults():
@@ -141,7 +141,7 @@ def test_hash_is_stable(default):
     assert len(h) == 64 and int(h, 16) >= 0
     assert scenario_hash(load_scenario()) == h
     assert scenario_hash(scenario_from_dict(json.loads(json.dumps(scenario_to_dict(default))))) == h
-    assert scenario_hash(apply_overrides(default, {"users.count": 20000})) == h
+    assert scenario_hash(apply_overrides(default, {"users.count": 5000})) == h
     assert scenario_hash(apply_overrides(default, {"users.count": 20001})) != h
 
 
