@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.style  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 #: Labs named in the revenue-share panel; the others are drawn as one area.
 NAMED_LABS = 7
@@ -72,10 +73,10 @@ def revenue_shares(labs: dict, steps: np.ndarray, named: int = NAMED_LABS) -> di
 
 
 def draw_overview(result, path: Path) -> None:
-    """Draw the overview of ``result`` into the PNG file ``path``. Lab and task names are drawn as plain
-    text (never parsed as mathtext, so a name such as ``$\\notacommand{x}$`` cannot fail the drawing)."""
-    with matplotlib.rc_context({"text.parse_math": False}):
-        _draw(result, path)
+    """Draw the overview of ``result`` into the PNG file ``path``. Lab names are drawn as plain text
+    (never parsed as mathtext, so a name such as ``$\\notacommand{x}$`` cannot fail the drawing), while
+    axis tick labels keep matplotlib's mathtext (the powers of ten of the log axes)."""
+    _draw(result, path)
 
 
 def _draw(result, path: Path) -> None:
@@ -120,5 +121,7 @@ def _draw(result, path: Path) -> None:
         _lines(ax, year, {"consumer surplus": column("consumer_surplus") / 1e9})
         ax.set(title="f  Consumer surplus", xlabel="year", ylabel="USD billion per step")
         fig.suptitle(f"aimarket run, seed {result.seed}", x=0.01, ha="left", fontweight="bold")
+        for ax in axes.flat:  # a few calendar years on the time axis, however short the run
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
         fig.savefig(path, dpi=110, format="png", metadata={"Software": None})
     plt.close(fig)
