@@ -1,4 +1,4 @@
-"""AI labs (docs/ODD.md §7.6-§7.11): a Mesa agent holding its models, offers and accounts.
+"""AI labs (docs/ODD.md §7.7-§7.10): a Mesa agent holding its models, offers and accounts.
 
 A :class:`Lab` holds state and books money; what it decides (inference multipliers and prices, the
 next model) is delegated to its strategy object (:mod:`agents.strategies`).
@@ -11,13 +11,17 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
+from simulation import laws
+from simulation.market import Variants
+
 
 @dataclass
 class TrainedModel:
-    """One model: a training run's compute and what it buys (docs/ODD.md §7.2, §7.6-§7.11).
+    """One model: a training run's compute and what it buys (docs/ODD.md §7.2, §7.3).
 
     raw_flop: raw pre-training compute C_raw [FLOP]; ida_flop: inference compute spent generating
     training data [FLOP]; eoom_pre: pre-training capability incl. the IDA gain [eOOM];
+    active_fraction: parameters active per token over compute-optimal parameters (L7b);
     training_cost: what the run cost [$]; built_on: name of the open model it was built on, if any.
     Lifetime accounting (``inference_spend``, ``served_steps``) accrues while it is deployed.
     """
@@ -31,11 +35,22 @@ class TrainedModel:
     step_started: int
     open_weights: bool
     built_on: str | None = None
+    active_fraction: float = 1.0
     regulated: bool = False
     release_step: int | None = None
     weights_release_step: int | None = None
     inference_spend: float = 0.0
     served_steps: int = 0
+
+    @property
+    def active_params(self) -> float:
+        """Parameters active per token of the full model (L7b)."""
+        return laws.active_parameters(self.raw_flop, self.active_fraction)
+
+    def variants(self, distill_ratio: float, distill_penalty: float) -> Variants:
+        """The full model and its distilled variant as a market sees them (docs/ODD.md §7.3)."""
+        return Variants((self.eoom_pre, self.eoom_pre - distill_penalty),
+                        (self.active_params, self.active_params * distill_ratio))
 
     @property
     def counted_training_flop(self) -> float:
@@ -82,13 +97,14 @@ class Ledger:
 class Lab(mesa.Agent):
     """A frontier AI lab.
 
-    State (docs/ODD.md §7.6-§7.11): cash [$]; the deployed model; a model in training (or None); per task type
+    State (docs/ODD.md §7.7-§7.10): cash [$]; the deployed model; a model in training (or None); per task type
     its current offers (one per tier: inference multiplier k and price); open-weights flag; the
     number of consecutive steps with negative cash.
     """
 
     def __init__(self, model: mesa.Model, name: str, strategy, cash: float, deployed: TrainedModel,
-                 open_weights: bool, fixed_k: dict[str, float] | None = None):
+                 open_weights: bool, fixed_k: dict[str, float] | None = None, opex: float | None = None,
+                 brand: dict[int, float] | None = None):
         super().__init__(model)
         self.name = name
         self.strategy = strategy
@@ -96,9 +112,11 @@ class Lab(mesa.Agent):
         self.deployed = deployed
         self.open_weights = open_weights
         self.fixed_k = dict(fixed_k or {})
+        self.opex = model.config.labs.opex if opex is None else float(opex)  # fixed part, per step [$]
+        self.brand = dict(brand or {})  # task index -> brand term xi at step 0 [logit units]
         self.training: TrainingRun | None = None
         self.offers: dict[int, object] = {}        # task index -> market.Candidate
-        self.k_index: dict[int, tuple[int, ...]] = {}  # task index -> grid indices of current offers
+        self.search_all: set[int] = set()  # task indices whose whole product set is searched next (new model)
         self.negative_cash_steps = 0
         self.ledger = Ledger()
         self.last_revenue = 0.0
@@ -108,15 +126,20 @@ class Lab(mesa.Agent):
     def lab_id(self) -> int:
         return int(self.unique_id)
 
+    @property
+    def variants(self) -> Variants:
+        cfg = self.model.config.labs
+        return self.deployed.variants(cfg.distill_ratio, cfg.distill_penalty)
+
     def price_hint(self, task_index: int):
-        """Warm start ``hint(k, cost)`` for the price of an offer: the current price of that k, else the
-        cost plus the lab's current mean markup on the task type (0 when it has no offer yet)."""
+        """Warm start ``hint(product, cost)`` for the price of an offer: the current price of that
+        product, else the cost plus the lab's current mean markup on the task type (0 without offers)."""
         current = self.offers.get(task_index)
         if current is None:
-            return lambda k, cost: 0.0
-        prices = dict(zip(current.k, current.price, strict=True))
+            return lambda product, cost: 0.0
+        prices = dict(zip(current.products, current.price, strict=True))
         markup = float(np.mean(current.price - current.cost))
-        return lambda k, cost: float(prices.get(float(k), cost + markup))
+        return lambda product, cost: float(prices.get(product, cost + markup))
 
     def financing_capacity(self) -> float:
         """What the lab can spend on a training run: cash plus external financing available against

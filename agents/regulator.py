@@ -12,7 +12,7 @@ Policies:
   in raw FLOP, as in the EU AI Act and US EO 14110.
 * ``effective_threshold``: regulated when the capability the model can be deployed with,
   ``max_tau E_pre + G_tau(k_max)`` (inference counted through the capability law at the largest k of
-  the grid), reaches ``log10(threshold_flop)`` eOOM. Judging at ``k_max`` means no deployed offer can
+  the grid that the task type's latency limit allows), reaches ``log10(threshold_flop)`` eOOM. Judging at ``k_max`` means no deployed offer can
   be over the line unregulated, so ``evading_labs`` is 0 under this policy.
 * ``capability_threshold``: regulated when its success probability at ``k_max`` on any task type
   reaches ``capability_level``.
@@ -32,6 +32,7 @@ import mesa
 
 from agents.lab import TrainedModel
 from simulation.laws import inference_gain, success_probability
+from simulation.market import latency_limit
 
 
 class Regulator(mesa.Agent):
@@ -52,9 +53,15 @@ class Regulator(mesa.Agent):
         return math.log10(self.settings.threshold_flop)
 
     def reachable_eoom(self, eoom_pre: float) -> list[float]:
-        """Per task type, the capability a model can be deployed with at the largest k [eOOM]."""
-        k_max = self.model.config.labs.k_grid[-1]
-        return [eoom_pre + inference_gain(k_max, t.alpha, t.kappa) for t in self.model.config.tasks]
+        """Per task type, the capability a model can be deployed with at the largest k of the grid within the
+        task type's latency limit [eOOM]."""
+        s = self.model.config
+        reachable = []
+        for t in s.tasks:
+            limit = latency_limit(t, s.compute.copy_tokens_per_second)
+            k_max = max([k for k in s.labs.k_grid if k <= limit * (1 + 1e-12)], default=1.0)
+            reachable.append(eoom_pre + inference_gain(k_max, t.alpha, t.kappa))
+        return reachable
 
     def would_regulate(self, trained: TrainedModel, algo_eff: float) -> bool:
         """Whether ``trained`` is regulated under the policy (``algo_eff`` = A at training)."""

@@ -1,9 +1,10 @@
-"""Lab strategies: one object per behaviour, one method per decision (docs/ODD.md §7.6-§7.11).
+"""Lab strategies: one object per behaviour, one method per decision (docs/ODD.md §7.7-§7.10).
 
 A strategy answers two questions each time the model asks:
 
-* ``choose_offers(lab, market, task_index, k_grid)``: which inference multipliers to sell on a task
-  type, at which prices (a :class:`simulation.market.Candidate`), given rivals' current offers;
+* ``choose_offers(lab, market, task_index, k_grid, search)``: which products (model variant and
+  inference multiplier) to sell on a task type, at which prices (a :class:`simulation.market.Candidate`),
+  given rivals' current offers; with ``search`` false, only reprice the current products;
 * ``choose_training(lab, options)``: which next model to train, among the affordable
   :class:`TrainingOption` s the model has projected (or None to keep the current model).
 
@@ -28,37 +29,47 @@ from itertools import combinations
 import numpy as np
 
 from simulation.errors import ScenarioError
+from simulation.market import DISTILLED, FULL, Product
 
 
 @dataclass(frozen=True)
 class TrainingOption:
-    """A candidate next model with its projection (docs/ODD.md §7.6-§7.11 step 2).
+    """A candidate next model with its valuation (docs/ODD.md §7.8).
 
-    multiple: raw compute as a multiple of the current model's (0 = keep the current model);
-    ida_multiple: IDA compute as a multiple of the new raw compute; eoom_pre [eOOM];
-    projected_profit: per-step operating profit with this model, times the cycle length [$];
+    basis: "keep" (the current model), "own" (a multiple of the lab's own model's compute) or "frontier"
+    (a multiple of the frontier model's); multiple: that multiple (0 for keep); ida_multiple: IDA
+    compute as a multiple of the new raw compute; raw_flop, ida_flop [FLOP]; eoom_pre [eOOM];
+    present_value: discounted operating profit the model would earn over the horizon [$];
     cost: training plus IDA compute cost [$]; compliance: regulatory cost if it would be regulated [$].
     """
 
+    basis: str
     multiple: float
     ida_multiple: float
     raw_flop: float
     ida_flop: float
     eoom_pre: float
-    projected_profit: float
+    present_value: float
     cost: float
     compliance: float
 
+    @property
+    def keeps_current_model(self) -> bool:
+        return self.basis == "keep"
+
     def value(self, training_cost_weight: float = 1.0) -> float:
-        return self.projected_profit - training_cost_weight * self.cost - self.compliance
+        """Net present value [$]: present value of operating profit minus weighted training cost and compliance."""
+        return self.present_value - training_cost_weight * self.cost - self.compliance
 
 
 class LabStrategy:
-    """Interface of a lab strategy. Subclass and override the two decisions."""
+    """Interface of a lab strategy. Subclass and override the two decisions. A strategy with
+    ``plans_training`` false is never offered training options (they are not valued)."""
 
     name = "base"
+    plans_training = True
 
-    def choose_offers(self, lab, market, task_index: int, k_grid: np.ndarray):
+    def choose_offers(self, lab, market, task_index: int, k_grid: np.ndarray, search: bool = True):
         raise NotImplementedError
 
     def choose_training(self, lab, options: list[TrainingOption]) -> TrainingOption | None:
@@ -66,15 +77,15 @@ class LabStrategy:
 
 
 class StaticStrategy(LabStrategy):
-    """Validation strategy: fixed model, fixed k per task type (roster ``k``, default 1); only
-    prices respond, as Bertrand best responses."""
+    """Validation strategy: fixed model, fixed k per task type (roster ``k``, default 1, within the
+    latency limit), the full model only; only prices respond, as Bertrand best responses."""
 
     name = "static"
+    plans_training = False
 
-    def choose_offers(self, lab, market, task_index, k_grid):
-        k = lab.fixed_k.get(market.task.name, 1.0)
-        [candidate] = market.best_response(lab.lab_id, lab.deployed.raw_flop, lab.deployed.eoom_pre, [(k,)],
-                                           lab.price_hint(task_index))
+    def choose_offers(self, lab, market, task_index, k_grid, search=True):
+        k = min(lab.fixed_k.get(market.task.name, 1.0), max(1.0, market.k_max))
+        [candidate] = market.best_response(lab.lab_id, lab.variants, [((FULL, float(k)),)], lab.price_hint(task_index))
         return candidate
 
     def choose_training(self, lab, options):
@@ -85,12 +96,15 @@ class StaticStrategy(LabStrategy):
 class OptimiseStrategy(LabStrategy):
     """Profit-maximising lab (default).
 
-    Offers: on each task type the set of ``tiers`` multipliers from the k grid (within
-    ``[k_min, k_max]``) whose best-response prices give the highest profit this step. The whole grid
-    is searched when the lab's model changes; otherwise only the neighbours of the current choice
-    (one grid step up or down per tier), which finds the optimum when it moves gradually.
-    Training: the affordable option with the highest projected profit minus
-    ``training_cost_weight`` times its cost.
+    Offers: on each task type the ``labs.tiers`` products (model variant: full or distilled; k from the
+    grid within the latency limit and ``[k_min, k_max]``) whose best-response prices give the highest
+    profit this step. The whole product set is searched when the lab's model changes (for several
+    tiers: every single product is screened, then every set of tiers among the ``tiers + 2`` best);
+    otherwise only the neighbours of the current choice (one tier moved one grid step, or switched to
+    the other variant), which finds the optimum when it moves gradually. With ``search`` false the
+    current products are only repriced (the later best-response rounds of a step).
+    Training: the affordable option with the highest net present value, the training cost weighted by
+    ``training_cost_weight``.
     """
 
     training_cost_weight: float = 1.0
@@ -98,38 +112,54 @@ class OptimiseStrategy(LabStrategy):
     k_max: float = float("inf")
     name: str = "optimise"
 
-    def allowed_indices(self, k_grid: np.ndarray) -> list[int]:
-        allowed = [j for j, k in enumerate(k_grid) if self.k_min <= k <= self.k_max]
-        return allowed or [0]
+    def products(self, market, k_grid: np.ndarray) -> list[Product]:
+        ks = [float(k) for k in market.allowed_k(k_grid) if self.k_min <= k <= self.k_max]
+        ks = ks or [float(market.allowed_k(k_grid)[-1 if self.k_min > 1 else 0])]
+        return [(variant, k) for variant in (FULL, DISTILLED) for k in ks]
 
-    def candidate_sets(self, lab, task_index: int, k_grid: np.ndarray) -> list[tuple[int, ...]]:
-        allowed = self.allowed_indices(k_grid)
-        tiers = min(lab.model.config.labs.tiers, len(allowed))
-        current = lab.k_index.get(task_index)
-        if current is None or len(current) != tiers:
-            return list(combinations(allowed, tiers))
+    def candidate_sets(self, lab, market, task_index: int, k_grid: np.ndarray) -> list[tuple[Product, ...]]:
+        products = self.products(market, k_grid)
+        tiers = min(lab.model.config.labs.tiers, len(products))
+        current = lab.offers.get(task_index)
+        current = tuple(sorted(current.products)) if current is not None else None
+        if (task_index in lab.search_all or current is None or len(current) != tiers
+                or not set(current) <= set(products)):
+            lab.search_all.discard(task_index)
+            return self._full_search(lab, market, task_index, products, tiers)
+        ks = sorted({k for _, k in products})
         sets = {current}
-        for tier in range(tiers):
-            for step in (-1, 1):
-                moved = list(current)
-                moved[tier] += step
-                if moved[tier] in allowed and len(set(moved)) == tiers:
-                    sets.add(tuple(sorted(moved)))
+        for tier, (variant, k) in enumerate(current):
+            j = ks.index(k)
+            moves = [(variant, ks[j + step]) for step in (-1, 1) if 0 <= j + step < len(ks)]
+            moves.append((1 - variant, k))
+            for moved in moves:
+                trial = tuple(sorted(current[:tier] + (moved,) + current[tier + 1:]))
+                if moved in products and len(set(trial)) == tiers:
+                    sets.add(trial)
         return sorted(sets)
 
-    def choose_offers(self, lab, market, task_index, k_grid):
-        index_sets = self.candidate_sets(lab, task_index, k_grid)
-        k_sets = [tuple(k_grid[j] for j in s) for s in index_sets]
-        [best] = market.best_response(lab.lab_id, lab.deployed.raw_flop, lab.deployed.eoom_pre, k_sets,
-                                      lab.price_hint(task_index), screen=True)
-        lab.k_index[task_index] = index_sets[k_sets.index(best.k)]
+    def _full_search(self, lab, market, task_index, products, tiers) -> list[tuple[Product, ...]]:
+        singles = [(p,) for p in products]
+        if tiers == 1:
+            return singles
+        screened = market.best_response(lab.lab_id, lab.variants, singles, lab.price_hint(task_index))
+        ranked = [c.products[0] for c in sorted(screened, key=lambda c: -c.profit)][:tiers + 2]
+        return [tuple(sorted(s)) for s in combinations(ranked, tiers)]
+
+    def choose_offers(self, lab, market, task_index, k_grid, search=True):
+        if search or task_index not in lab.offers:
+            sets = self.candidate_sets(lab, market, task_index, k_grid)
+            [best] = market.best_response(lab.lab_id, lab.variants, sets, lab.price_hint(task_index), screen=True)
+            return best
+        [best] = market.best_response(lab.lab_id, lab.variants, [lab.offers[task_index].products],
+                                      lab.price_hint(task_index))
         return best
 
     def choose_training(self, lab, options):
         if not options:
             return None
         best = max(options, key=lambda o: o.value(self.training_cost_weight))
-        return None if best.multiple == 0 else best
+        return None if best.keeps_current_model else best
 
 
 def pretrain_heavy() -> OptimiseStrategy:

@@ -749,14 +749,15 @@ def q5_ida(source) -> Figure:
     res = sw[_Q5]
     keys = factor_keys(res)
     measures = {
-        "frontier_eoom": ("frontier pre-training capability (eOOM)", "a  Frontier capability"),
+        "frontier_raw_oom": ("frontier raw training compute\n(log10 FLOP)", "a  Frontier compute"),
         "hhi": ("HHI of revenue shares (0-1)", "b  Concentration"),
         "regulated_share": ("regulated share of\nfrontier-capable usage (0-1)", "c  Regulated share"),
     }
-    long = res.timeseries.melt(id_vars=["run_id", *keys, "year"], value_vars=list(measures), var_name="measure",
+    frame = res.timeseries.assign(frontier_raw_oom=np.log10(res.timeseries["frontier_training_flop"].astype(float)))
+    long = frame.melt(id_vars=["run_id", *keys, "year"], value_vars=list(measures), var_name="measure",
                                value_name="value")
     data = band(long, [*keys, "measure", "year"], "value")
-    walls = run_value(res, "capability.data_wall_eoom").astype(float).unique()
+    walls = run_value(res, "capability.data_wall_raw_flop").astype(float).unique()
     with style():
         fig, axes = _new_figure(3, height=2.6)
         for ax, (measure, (ylabel, title)) in zip(axes[0], measures.items(), strict=True):
@@ -766,7 +767,7 @@ def q5_ida(source) -> Figure:
             ax.set_title(title)
             _year_axis(ax)
         for wall in walls:
-            axes[0][0].axhline(wall, color="0.3", linewidth=0.8, linestyle="--", label=f"data wall ({wall:g} eOOM)")
+            axes[0][0].axhline(wall, color="0.3", linewidth=0.8, linestyle="--", label=f"data wall ({wall:g} log10 raw FLOP)")
         axes[0][2].set_ylim(-0.02, 1.02)
         axes[0][1].set_ylim(bottom=0)
         _legend(fig, axes[0][0])

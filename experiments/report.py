@@ -150,14 +150,14 @@ def _q5(sw) -> list[dict]:
     spy = F.steps_per_year(res)
     ts = res.timeseries
     final = ts.loc[ts.groupby("run_id")["step"].idxmax()].set_index("run_id")
-    wall = F.run_value(res, "capability.data_wall_eoom").astype(float)
+    wall = F.run_value(res, "capability.data_wall_raw_flop").astype(float)
     last = F.last_year(ts, spy).groupby("run_id")[["hhi", "regulated_share"]].mean()
     per_run = final[keys].copy() if keys else pd.DataFrame(index=final.index)
-    per_run["past_wall"] = final["frontier_eoom"].astype(float) - wall
+    per_run["past_wall"] = np.log10(final["frontier_training_flop"].astype(float)) - wall
     per_run = per_run.join(last).reset_index()
     rows = []
     for label, d in _by_setting(per_run, keys):
-        rows.append(_row("q5", "frontier pre-training capability above the data wall at the end", label, "eOOM",
+        rows.append(_row("q5", "frontier raw training compute above the data wall at the end", label, "OOM",
                          d["past_wall"]))
         rows.append(_row("q5", "HHI over the last year", label, "0-1", d["hhi"]))
         rows.append(_row("q5", "regulated share of frontier-capable usage over the last year", label, "0-1",

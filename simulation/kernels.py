@@ -1,23 +1,26 @@
-"""Numba market kernels (docs/ODD.md §7.3-§7): marginal costs, logit choice, best-response prices.
+"""Numba market kernels (docs/ODD.md §7.3-§7.6): marginal costs, utility, logit choice, best-response prices.
 
 Conventions shared by every kernel
 ----------------------------------
-The market of one task type has ``n`` users and ``m`` *offers*. An offer is one (k, price) product
-of one lab; a lab may sell several offers (tiers) on a task type, and an offer whose owner is ``-1``
-is not sold by a lab (self-hosting an open-weight model). Per user ``i``:
+The market of one task type has ``n`` users and ``m`` *offers*. An offer is one product (model
+variant, inference multiplier k, price) of one lab; a lab may sell several offers (tiers) on a task
+type, and an offer whose owner is ``-1`` is not sold by a lab (self-hosting an open-weight model).
+Per user ``i``:
 
 * ``value[i]``       value of a successful task, ``v_i`` [$/task]
 * ``mu[i]``          logit scale ``mu_i = logit_scale * v_i`` [$]
+* ``difficulty[i]``  difficulty of the user's tasks ``d_i`` [eOOM]
 * ``switching[i]``   switching cost ``s_i`` [$], the bonus of staying with the current provider
 * ``provider[i]``    id of the lab the user bought from last step, ``-1`` for none
-* ``outside[i]``     utility of the outside option ``u_i0 = max(0, v_i h - wage)`` [$]
+* ``outside[i]``     utility of the outside option ``u_i0 = max(0, v_i h - wage_i)`` [$]
 
-Per offer ``o``: ``quality[o]`` = success probability ``P_tau(E_o)``, ``price[o]`` [$/task],
-``owner[o]`` (lab id or -1). Utility (docs/ODD.md §7.4, equation D1 of docs/ODD.md):
+Per offer ``o``: capability ``E_o`` [eOOM], brand ``xi_o`` [logit units], ``price[o]`` [$/task],
+``owner[o]`` (lab id or -1). Utility (equation D1 of docs/ODD.md):
 
-    u_io = v_i * quality_o - price_o + s_i * 1[owner_o == provider_i]
+    u_io = g_io - price_o + s_i * 1[owner_o == provider_i],   g_io = v_i * P(E_o; d_i) + mu_i * xi_o,
 
-and choice probabilities are logit with scale ``mu_i`` (D2), evaluated with log-sum-exp:
+where the *gross utility* ``g_io`` (:func:`gross_utility`) is computed once per offer table, and
+choice probabilities are logit with scale ``mu_i`` (D2), evaluated with log-sum-exp:
 
     P_io = exp(u_io / mu_i - L_i),   L_i = log(exp(u_i0 / mu_i) + sum_o exp(u_io / mu_i)).
 
@@ -33,10 +36,15 @@ import math
 import numpy as np
 from numba import njit
 
-from simulation.laws import marginal_cost_per_task
+from simulation.laws import marginal_cost_per_task, success_probability
 
 NOT_CONVERGED = -1
 NEGLIGIBLE_SHARE = 1e-12  # mean share below which an offer's markup is left out of the convergence test
+# Multi-offer Newton: FLAT_STEPS accepted steps in a row that raise profit by at most FLAT_PROFIT
+# (relative) end it as converged: the markups move along a ridge on which profit is flat (two offers
+# that users value alike), so their split does not matter to the lab.
+FLAT_PROFIT = 1e-13
+FLAT_STEPS = 8
 
 
 @njit(cache=True)
@@ -54,29 +62,58 @@ def _logistic_of_minus(d):
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _marginal_cost_kernel(raw_flop, tokens, k_grid, inference_fpd, out):
-    """out[l, t, j] = 2 * sqrt(C_l / 120) * tokens_t * k_j / F_inf  (L7-L9)  [$/task]."""
-    for lab in range(raw_flop.shape[0]):
+def _marginal_cost_kernel(active_params, tokens, k_grid, inference_fpd, out):
+    """out[l, t, j] = 2 * N_active_l * tokens_t * k_j / F_inf  (L7-L9)  [$/task]."""
+    for lab in range(active_params.shape[0]):
         for task in range(tokens.shape[0]):
             for j in range(k_grid.shape[0]):
-                out[lab, task, j] = marginal_cost_per_task(raw_flop[lab], tokens[task], k_grid[j], inference_fpd)
+                out[lab, task, j] = marginal_cost_per_task(active_params[lab], tokens[task], k_grid[j], inference_fpd)
 
 
-def marginal_costs(raw_flop: np.ndarray, tokens: np.ndarray, k_grid: np.ndarray,
+def marginal_costs(active_params: np.ndarray, tokens: np.ndarray, k_grid: np.ndarray,
                    inference_fpd: float) -> np.ndarray:
-    """Marginal cost per task for every lab x task type x inference multiplier [$/task].
+    """Marginal cost per task for every model x task type x inference multiplier [$/task].
 
-    raw_flop: (labs,) raw training compute of each lab's deployed model [FLOP];
+    active_params: (models,) parameters active per token of each served model (L7b);
     tokens: (tasks,) base tokens per task; k_grid: (K,) inference multipliers (>= 1);
-    inference_fpd: inference FLOP per USD at this step. Returns an array (labs, tasks, K).
+    inference_fpd: inference FLOP per USD at this step. Returns an array (models, tasks, K).
     """
-    raw_flop = _vector(raw_flop, "raw_flop", positive=True)
+    active_params = _vector(active_params, "active_params", positive=True)
     tokens = _vector(tokens, "tokens", positive=True)
     k_grid = _vector(k_grid, "k_grid", positive=True)
     if not inference_fpd > 0:
         raise ValueError(f"inference_fpd must be > 0 (got {inference_fpd})")
-    out = np.empty((raw_flop.size, tokens.size, k_grid.size))
-    _marginal_cost_kernel(raw_flop, tokens, k_grid, float(inference_fpd), out)
+    out = np.empty((active_params.size, tokens.size, k_grid.size))
+    _marginal_cost_kernel(active_params, tokens, k_grid, float(inference_fpd), out)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Gross utility of every offer to every user (docs/ODD.md §7.4, L6 and D1)
+# --------------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _gross_utility_kernel(eoom, brand, value, mu, difficulty, width, out):
+    """out[i, o] = v_i * P(E_o; d_i, w) + mu_i * xi_o, with the task success law (L6)
+    ``P = 1 / (1 + exp(-(E_o - d_i) / w))`` at the user's own difficulty ``d_i``."""
+    for i in range(value.shape[0]):
+        for o in range(eoom.shape[0]):
+            out[i, o] = value[i] * success_probability(eoom[o], difficulty[i], width) + mu[i] * brand[o]
+
+
+def gross_utility(eoom, brand, value, mu, difficulty, width: float) -> np.ndarray:
+    """Gross utility ``v_i P_i(E_o) + mu_i xi_o`` [$] of offers of capability ``eoom`` (m,) [eOOM] and
+    brand ``brand`` (m,) [logit units] to users of value ``value``, scale ``mu`` [$] and task
+    difficulty ``difficulty`` [eOOM] (n,); ``width`` is the success curve's width [eOOM]. Returns (n, m)."""
+    eoom = _vector(eoom, "eoom")
+    brand = _vector(brand, "brand", size=eoom.size)
+    value = _vector(value, "value")
+    mu = _vector(mu, "mu", positive=True, size=value.size)
+    difficulty = _vector(difficulty, "difficulty", size=value.size)
+    if not width > 0:
+        raise ValueError(f"width must be > 0 (got {width})")
+    out = np.empty((value.size, eoom.size))
+    _gross_utility_kernel(eoom, brand, value, mu, difficulty, float(width), out)
     return out
 
 
@@ -85,21 +122,21 @@ def marginal_costs(raw_flop: np.ndarray, tokens: np.ndarray, k_grid: np.ndarray,
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _choice_kernel(value, mu, switching, provider, outside, quality, price, owner, out_prob, out_logsum):
+def _choice_kernel(gross, mu, switching, provider, outside, price, owner, out_prob, out_logsum):
     """Logit choice probabilities of every user over every offer and the outside option (D1-D2).
 
     out_prob[i, o] = exp(u_io / mu_i - L_i) for o < m and out_prob[i, m] = exp(u_i0 / mu_i - L_i);
     out_logsum[i] = L_i (log-sum-exp, so that utilities and scales spanning 1e-6..1e6 stay finite).
     """
-    n = value.shape[0]
-    m = quality.shape[0]
+    n = gross.shape[0]
+    m = price.shape[0]
     z = np.empty(m + 1)
     for i in range(n):
         inv_mu = 1.0 / mu[i]
         z_max = outside[i] * inv_mu
         z[m] = z_max
         for o in range(m):
-            u = value[i] * quality[o] - price[o]
+            u = gross[i, o] - price[o]
             if owner[o] >= 0 and owner[o] == provider[i]:
                 u += switching[i]
             z[o] = u * inv_mu
@@ -114,13 +151,14 @@ def _choice_kernel(value, mu, switching, provider, outside, quality, price, owne
             out_prob[i, o] = math.exp(z[o] - log_sum)
 
 
-def choice_probabilities(value, mu, switching, provider, outside, quality, price, owner):
+def choice_probabilities(gross, mu, switching, provider, outside, price, owner):
     """Choice probabilities (n, m + 1), last column the outside option, and log-sums L_i (n,)."""
-    value, mu, switching, provider, outside = _users(value, mu, switching, provider, outside)
-    quality, price, owner = _offers(quality, price, owner)
-    prob = np.empty((value.size, quality.size + 1))
-    logsum = np.empty(value.size)
-    _choice_kernel(value, mu, switching, provider, outside, quality, price, owner, prob, logsum)
+    mu, switching, provider, outside = _users(mu, switching, provider, outside)
+    price, owner = _offers(price, owner)
+    gross = _matrix(gross, "gross", (mu.size, price.size))
+    prob = np.empty((mu.size, price.size + 1))
+    logsum = np.empty(mu.size)
+    _choice_kernel(gross, mu, switching, provider, outside, price, owner, prob, logsum)
     return prob, logsum
 
 
@@ -129,14 +167,14 @@ def choice_probabilities(value, mu, switching, provider, outside, quality, price
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, price, owner, lab, out):
+def _rival_log_sum_kernel(gross, mu, switching, provider, outside, price, owner, lab, out):
     """R_i = log(exp(u_i0 / mu_i) + sum_{o: owner_o != lab} exp(u_io / mu_i)).
 
     The deviating lab's offers are left out, so that a candidate offer of ``lab`` is evaluated
     in O(users) as ``L_i = logaddexp(R_i, own terms)``.
     """
-    n = value.shape[0]
-    m = quality.shape[0]
+    n = gross.shape[0]
+    m = price.shape[0]
     for i in range(n):  # one pass: a running maximum and a sum rescaled when the maximum moves
         inv_mu = 1.0 / mu[i]
         z_max = outside[i] * inv_mu
@@ -144,7 +182,7 @@ def _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, pric
         for o in range(m):
             if owner[o] == lab:
                 continue
-            u = value[i] * quality[o] - price[o]
+            u = gross[i, o] - price[o]
             if owner[o] >= 0 and owner[o] == provider[i]:
                 u += switching[i]
             z = u * inv_mu
@@ -156,15 +194,16 @@ def _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, pric
         out[i] = z_max + math.log(total)
 
 
-def rival_log_sums(value, mu, switching, provider, outside, quality, price, owner, lab: int, *,
+def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab: int, *,
                    validate: bool = True) -> np.ndarray:
     """Per user, the log of the logit denominator without the offers of ``lab`` (n,).
     ``validate=False`` skips the input checks, for callers that pass arrays already checked."""
     if validate:
-        value, mu, switching, provider, outside = _users(value, mu, switching, provider, outside)
-        quality, price, owner = _offers(quality, price, owner)
-    out = np.empty(value.size)
-    _rival_log_sum_kernel(value, mu, switching, provider, outside, quality, price, owner, int(lab), out)
+        mu, switching, provider, outside = _users(mu, switching, provider, outside)
+        price, owner = _offers(price, owner)
+        gross = _matrix(gross, "gross", (mu.size, price.size))
+    out = np.empty(mu.size)
+    _rival_log_sum_kernel(gross, mu, switching, provider, outside, price, owner, int(lab), out)
     return out
 
 
@@ -173,17 +212,17 @@ def rival_log_sums(value, mu, switching, provider, outside, quality, price, owne
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
-def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob):
+def _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup, prob):
     """prob[i, o] = exp(z_io - logaddexp(R_i, log sum_o' exp(z_io'))) with
     z_io = (v_i q_o - c_o - m_o + s_i 1[provider_i is this lab]) / mu_i."""
-    n = value.shape[0]
-    t = quality.shape[0]
+    n = gross.shape[0]
+    t = cost.shape[0]
     for i in range(n):
         inv_mu = 1.0 / mu[i]
         bonus = switching[i] if is_provider[i] else 0.0
         z_max = rival[i]
         for o in range(t):
-            prob[i, o] = (value[i] * quality[o] - cost[o] - markup[o] + bonus) * inv_mu
+            prob[i, o] = (gross[i, o] - cost[o] - markup[o] + bonus) * inv_mu
             if prob[i, o] > z_max:
                 z_max = prob[i, o]
         total = math.exp(rival[i] - z_max)
@@ -195,7 +234,7 @@ def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, 
 
 
 @njit(cache=True)
-def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
+def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol, max_iter, damping):
     """Safeguarded Newton's method on the single-offer logit first-order condition (D3), in the
     markup m = p - c:
 
@@ -211,13 +250,13 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
     known; an offer that sells nothing at its starting markup is left there.
     Returns (markup, iterations, mean share) with iterations = -1 if not converged.
     """
-    n = value.shape[0]
+    n = gross.shape[0]
     inv_mu = np.empty(n)
     base = np.empty(n)  # d_i = base_i + m / mu_i = R_i - z_i
     for i in range(n):
         inv_mu[i] = 1.0 / mu[i]
         bonus = switching[i] if is_provider[i] else 0.0
-        base[i] = rival[i] - (value[i] * quality - cost + bonus) * inv_mu[i]
+        base[i] = rival[i] - (gross[i] - cost + bonus) * inv_mu[i]
     m = markup
     lo = 0.0
     hi = math.inf
@@ -256,20 +295,20 @@ PEAK_TOLERANCE = 0.7  # another peak of the scan at least this share of the solu
 
 
 @njit(cache=True)
-def _scan_profit(value, mu, switching, is_provider, rival, quality, cost, markup, stride):
+def _scan_profit(gross, mu, switching, is_provider, rival, cost, markup, stride):
     """Profit per task ``m * mean P(m)`` on every ``stride``-th user (the global scan's yardstick)."""
     total = 0.0
     count = 0
-    for i in range(0, value.shape[0], stride):
+    for i in range(0, gross.shape[0], stride):
         bonus = switching[i] if is_provider[i] else 0.0
-        d = rival[i] - (value[i] * quality - cost + bonus - markup) / mu[i]
+        d = rival[i] - (gross[i] - cost + bonus - markup) / mu[i]
         total += _logistic_of_minus(d)
         count += 1
     return markup * total / count
 
 
 @njit(cache=True)
-def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
+def _best_single_offer(gross, mu, switching, is_provider, rival, cost, markup, tol, max_iter, damping):
     """The single-offer best response, global over the peaks of profit in the markup (D3).
 
     With heterogeneous users profit can have several peaks in the markup (a low price for the mass
@@ -280,11 +319,11 @@ def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, 
     at least ``PEAK_TOLERANCE`` of the solution's on the subsample, and the most profitable solution
     on all users is kept. Returns (markup, iterations of all solves, mean share), -1 if any failed.
     """
-    m, iterations, share = _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup,
+    m, iterations, share = _single_offer_newton(gross, mu, switching, is_provider, rival, cost, markup,
                                                 tol, max_iter, damping)
     if iterations == NOT_CONVERGED:
         return m, iterations, share
-    n = value.shape[0]
+    n = gross.shape[0]
     stride = max(1, n // GLOBAL_SCAN_USERS)
     low = mu[0]
     high = mu[0]
@@ -298,10 +337,10 @@ def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, 
     nearest = 0
     for g in range(GLOBAL_GRID_POINTS):
         grid[g] = low * (high / low) ** (g / (GLOBAL_GRID_POINTS - 1))
-        scan[g] = _scan_profit(value, mu, switching, is_provider, rival, quality, cost, grid[g], stride)
+        scan[g] = _scan_profit(gross, mu, switching, is_provider, rival, cost, grid[g], stride)
         if abs(math.log(grid[g] / m)) < abs(math.log(grid[nearest] / m)):
             nearest = g
-    at_solution = _scan_profit(value, mu, switching, is_provider, rival, quality, cost, m, stride)
+    at_solution = _scan_profit(gross, mu, switching, is_provider, rival, cost, m, stride)
     best_m, best_share, best_profit = m, share, m * share
     for g in range(GLOBAL_GRID_POINTS):
         left = scan[g - 1] if g > 0 else -1.0
@@ -310,7 +349,7 @@ def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, 
             continue
         if not scan[g] >= PEAK_TOLERANCE * at_solution:
             continue
-        m2, iterations2, share2 = _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost,
+        m2, iterations2, share2 = _single_offer_newton(gross, mu, switching, is_provider, rival, cost,
                                                        grid[g], tol, max_iter, damping)
         if iterations2 == NOT_CONVERGED:
             return m2, iterations2, share2
@@ -331,7 +370,7 @@ def _mean_logistic(base, inv_mu, m):
 
 
 @njit(cache=True)
-def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price_init, tol, max_iter,
+def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, tol, max_iter,
                   damping, out_price, out_share):
     """Bertrand best-response prices of one lab's ``t`` offers against fixed rivals.
 
@@ -341,17 +380,18 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
         S_o - Lambda_o m_o + sum_o' Gamma_oo' m_o' = 0,
         S_o = sum_i P_io,  Lambda_o = sum_i P_io / mu_i,  Gamma_oo' = sum_i P_io P_io' / mu_i,
 
-    for one offer ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (docs/ODD.md §7.6-§7.11), and with
+    for one offer ``p = c + sum_i P_i / sum_i P_i (1 - P_i) / mu_i`` (docs/ODD.md §7.7-§7.10), and with
     homogeneous users ``p - c = mu / (1 - sum of the lab's shares)``. One offer: bracketed Newton
-    (:func:`_single_offer_newton`); several: Newton with backtracking on profit, falling back to the
-    zeta step of Morrow and Skerlos (2011) (:func:`_multi_offer_newton`). Steps start at ``damping``.
+    (:func:`_single_offer_newton`) with a global scan of the markup; several: from the best common
+    markup (the lab's offers as one offer of inclusive value), Newton with a Levenberg-Marquardt shift
+    and backtracking on profit (:func:`_multi_offer_newton`). Steps start at ``damping``.
     An offer whose mean share is below ``NEGLIGIBLE_SHARE`` sells (almost) nothing at any nearby
     price, so its markup does not affect profit and is left out of the convergence test.
     Stops when every price moves by less than ``tol`` relative. Writes prices and mean shares;
     returns the number of iterations, or -1 if ``max_iter`` was reached.
     """
-    n = value.shape[0]
-    t = quality.shape[0]
+    n = gross.shape[0]
+    t = cost.shape[0]
     markup = np.empty(t)
     mean_mu = 0.0
     for i in range(n):
@@ -363,13 +403,36 @@ def _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price
             markup[o] = mean_mu
     if t == 1:
         markup[0], iterations, out_share[0] = _best_single_offer(
-            value, mu, switching, is_provider, rival, quality[0], cost[0], markup[0], tol, max_iter, damping)
+            gross[:, 0], mu, switching, is_provider, rival, cost[0], markup[0], tol, max_iter, damping)
         out_price[0] = cost[0] + markup[0]
         return iterations
+    # Start from the best common markup: with one markup m on every offer the lab's offers act as one
+    # offer of gross utility w_i = mu_i log sum_o exp((g_io - c_o) / mu_i) at cost 0 (exact for
+    # homogeneous users), solved globally like a single offer; Newton then moves the markups apart.
+    inclusive = np.empty(n)
+    for i in range(n):
+        top = (gross[i, 0] - cost[0]) / mu[i]
+        for o in range(1, t):
+            top = max(top, (gross[i, o] - cost[o]) / mu[i])
+        total = 0.0
+        for o in range(t):
+            total += math.exp((gross[i, o] - cost[o]) / mu[i] - top)
+        inclusive[i] = mu[i] * (top + math.log(total))
+    start = 0.0
+    for o in range(t):
+        start += markup[o]
+    common, start_iterations, _ = _best_single_offer(inclusive, mu, switching, is_provider, rival, 0.0, start / t,
+                                                     tol, max_iter, damping)
     prob = np.empty((n, t))
-    iterations = _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol,
-                                     max_iter, damping, prob)
-    _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob)
+    iterations = NOT_CONVERGED
+    if start_iterations != NOT_CONVERGED:
+        for o in range(t):
+            markup[o] = common
+        iterations = _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol,
+                                         max_iter, damping, prob)
+        if iterations != NOT_CONVERGED:
+            iterations += start_iterations
+    _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup, prob)
     for o in range(t):
         out_price[o] = cost[o] + markup[o]
         share = 0.0
@@ -411,7 +474,7 @@ def _cholesky_solve(a, b, x):
 
 
 @njit(cache=True)
-def _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup, prob, grad, hess):
+def _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup, prob, grad, hess):
     """Profit per user-task ``pi(m) = mean_i M_i`` with ``M_i = sum_o m_o P_io``, its gradient and Hessian:
 
         g_o = sum_i P_io (1 - (m_o - M_i) / mu_i)                              (D3, = 0 at the optimum)
@@ -419,9 +482,9 @@ def _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, m
                        + P_io / mu_i * (-d_oq + P_iq (1 - (m_q - M_i) / mu_i)) ].
 
     ``prob`` receives P_io, ``grad`` and ``hess`` the derivatives; returns the profit."""
-    n = value.shape[0]
-    t = quality.shape[0]
-    _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup, prob)
+    n = gross.shape[0]
+    t = cost.shape[0]
+    _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup, prob)
     profit = 0.0
     for o in range(t):
         grad[o] = 0.0
@@ -445,15 +508,17 @@ def _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, m
 
 
 @njit(cache=True)
-def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping,
+def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol, max_iter, damping,
                         prob):
     """Newton's method with a Levenberg-Marquardt shift and backtracking on a lab's profit in the
     markups of its ``t`` offers (D3): the step solves ``(-H + lam |diag H|) d = g`` with the smallest
     ``lam`` (0, else growing from 1e-6) that makes the matrix positive definite, and
     is halved from ``damping`` until the markups stay positive and profit does not fall. Offers with a
-    negligible share are held fixed. Updates ``markup`` in place; returns iterations or -1."""
-    n = value.shape[0]
-    t = quality.shape[0]
+    negligible share are held fixed. Stops when every markup moves by less than ``tol`` (relative), or
+    after ``FLAT_STEPS`` steps in a row that raise profit by at most ``FLAT_PROFIT`` (a flat ridge).
+    Updates ``markup`` in place; returns iterations or -1."""
+    n = gross.shape[0]
+    t = cost.shape[0]
     grad = np.empty(t)
     hess = np.empty((t, t))
     step = np.empty(t)
@@ -464,7 +529,8 @@ def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost,
     system = np.empty((t, t))
     rhs = np.empty(t)
     active = np.empty(t, dtype=np.bool_)
-    profit = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup, prob, grad, hess)
+    profit = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup, prob, grad, hess)
+    stalled = 0
     for it in range(max_iter):
         for o in range(t):
             share = 0.0
@@ -496,7 +562,7 @@ def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost,
                 if not trial[o] > 0.0:
                     positive = False
             if positive:
-                trial_profit = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, trial,
+                trial_profit = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, trial,
                                                  trial_prob, trial_grad, trial_hess)
                 finite = math.isfinite(trial_profit)
                 for o in range(t):
@@ -518,37 +584,39 @@ def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost,
             for q in range(t):
                 hess[o, q] = trial_hess[o, q]
         prob[:, :] = trial_prob
+        stalled = stalled + 1 if trial_profit <= profit * (1.0 + FLAT_PROFIT) else 0
         profit = trial_profit
-        if converged:
+        if converged or stalled >= FLAT_STEPS:
             return it + 1
     return NOT_CONVERGED
 
 
-def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,
+def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_init,
                          tol: float = 1e-12, max_iter: int = 500, *, validate: bool = True,
                          dampings: tuple[float, ...] = (1.0, 0.5, 0.25)):
-    """Profit-maximising prices of one lab's offers given the rivals' log-sums ``rival`` (n,).
+    """Profit-maximising prices of one lab's ``t`` offers given the rivals' log-sums ``rival`` (n,).
 
+    gross: (n, t) gross utility ``v_i P_i(E_o) + mu_i xi_o`` of each own offer (D1, :func:`gross_utility`);
+    cost: (t,) marginal cost per task [$]; price_init: (t,) warm start [$].
     Returns ``(prices, mean_shares, iterations)``; ``iterations`` is -1 when the fixed point did
     not converge with any of ``dampings`` (the caller names step, lab and task in its error).
     ``validate=False`` skips the input checks, for callers that pass arrays already checked.
     A small ``max_iter`` with ``dampings=(1.0,)`` gives a cheap approximate solve (screening).
     """
     if validate:
-        value = _vector(value, "value")
-        n = value.size
-        mu = _vector(mu, "mu", positive=True, size=n)
+        mu = _vector(mu, "mu", positive=True)
+        n = mu.size
         switching = _vector(switching, "switching", size=n)
         rival = _vector(rival, "rival", size=n)
         is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
-        quality = _vector(quality, "quality")
-        cost = _vector(cost, "cost", size=quality.size)
-        price_init = _vector(price_init, "price_init", size=quality.size)
-    prices = np.empty(quality.size)
-    shares = np.empty(quality.size)
+        cost = _vector(cost, "cost")
+        gross = _matrix(gross, "gross", (n, cost.size))
+        price_init = _vector(price_init, "price_init", size=cost.size)
+    prices = np.empty(cost.size)
+    shares = np.empty(cost.size)
     iterations = NOT_CONVERGED
     for damping in dampings:
-        iterations = _price_kernel(value, mu, switching, is_provider, rival, quality, cost, price_init,
+        iterations = _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init,
                                    tol, max_iter, damping, prices, shares)
         if iterations != NOT_CONVERGED:
             break
@@ -608,14 +676,22 @@ def _vector(x, name: str, *, positive: bool = False, size: int | None = None) ->
     return arr
 
 
-def _users(value, mu, switching, provider, outside):
-    value = _vector(value, "value")
-    n = value.size
-    return (value, _vector(mu, "mu", positive=True, size=n), _vector(switching, "switching", size=n),
-            np.ascontiguousarray(provider, dtype=np.int64), _vector(outside, "outside", size=n))
+def _matrix(x, name: str, shape: tuple[int, int]) -> np.ndarray:
+    arr = np.ascontiguousarray(x, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (got {arr.shape})")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    return arr
 
 
-def _offers(quality, price, owner):
-    quality = _vector(quality, "quality")
-    return (quality, _vector(price, "price", size=quality.size),
-            np.ascontiguousarray(owner, dtype=np.int64))
+def _users(mu, switching, provider, outside):
+    mu = _vector(mu, "mu", positive=True)
+    n = mu.size
+    return (mu, _vector(switching, "switching", size=n), np.ascontiguousarray(provider, dtype=np.int64),
+            _vector(outside, "outside", size=n))
+
+
+def _offers(price, owner):
+    price = _vector(price, "price")
+    return price, np.ascontiguousarray(owner, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""The model's laws: exogenous trends, capability, task success and costs (docs/ODD.md §7.1-§5).
+"""The model's laws: exogenous trends, capability, task success and costs (docs/ODD.md §7.1-§7.3).
 
 Every equation of the model that maps compute to capability or to money is written once, here.
 The scalar laws are numba ``@njit(cache=True)`` functions so that the market kernels
@@ -43,14 +43,16 @@ def algorithmic_efficiency(years: float, algo_growth: float) -> float:
 
 @njit(cache=True)
 def pretraining_eoom(raw_flop: float, algo_eff: float, data_wall: float, post_wall_returns: float) -> float:
-    """(L4) Pre-training capability [eOOM].
+    """(L4) Pre-training capability [eOOM]: ``E_pre = log10(A) + f(log10 C_raw)``.
 
-    ``x = log10(C_raw * A)``; ``E_pre = x`` if ``x <= W`` else ``W + rho * (x - W)``.
+    The data wall is on raw compute (the stock of training data bounds what more raw FLOP buys; it does
+    not tax algorithmic progress): ``f(x) = x`` if ``x <= W`` else ``W + rho * (x - W)``, with ``W``
+    in log10 raw FLOP.
     """
-    x = math.log10(raw_flop * algo_eff)
-    if x <= data_wall:
-        return x
-    return data_wall + post_wall_returns * (x - data_wall)
+    x = math.log10(raw_flop)
+    if x > data_wall:
+        x = data_wall + post_wall_returns * (x - data_wall)
+    return math.log10(algo_eff) + x
 
 
 @njit(cache=True)
@@ -82,7 +84,7 @@ def ida_gain(exchange_rate: float, ida_flop: float, raw_flop: float) -> float:
     return exchange_rate * math.log10(1.0 + ida_flop / raw_flop)
 
 
-# --- L7-L11: costs and energy (docs/ODD.md §7.3) ---------------------------------------------------------
+# --- L7-L11: costs and energy (docs/ODD.md §7.3) -----------------------------------------------------
 
 @njit(cache=True)
 def chinchilla_parameters(raw_flop: float) -> float:
@@ -91,15 +93,30 @@ def chinchilla_parameters(raw_flop: float) -> float:
 
 
 @njit(cache=True)
-def flop_per_task(raw_flop: float, tokens: float, k: float) -> float:
-    """(L8) Inference FLOP of one task: ``2 * N * tokens * k`` [FLOP]."""
-    return 2.0 * chinchilla_parameters(raw_flop) * tokens * k
+def active_parameters(raw_flop: float, active_fraction: float) -> float:
+    """(L7b) Parameters active per token of a served model: ``N_active = a * sqrt(C_raw / 120)``.
+
+    ``a`` is the sparse (mixture-of-experts) or overtrained model's active fraction (1 for a dense
+    compute-optimal model); a distilled variant multiplies it by ``labs.distill_ratio``."""
+    return active_fraction * chinchilla_parameters(raw_flop)
 
 
 @njit(cache=True)
-def marginal_cost_per_task(raw_flop: float, tokens: float, k: float, inference_fpd: float) -> float:
-    """(L9) Marginal cost of one task: ``mc = 2 N tokens k / F_inf`` [$/task]."""
-    return flop_per_task(raw_flop, tokens, k) / inference_fpd
+def flop_per_task(active_params: float, tokens: float, k: float) -> float:
+    """(L8) Inference FLOP of one task: ``2 * N_active * tokens * k`` [FLOP]."""
+    return 2.0 * active_params * tokens * k
+
+
+@njit(cache=True)
+def marginal_cost_per_task(active_params: float, tokens: float, k: float, inference_fpd: float) -> float:
+    """(L9) Marginal cost of one task: ``mc = 2 N_active tokens k / F_inf`` [$/task]."""
+    return flop_per_task(active_params, tokens, k) / inference_fpd
+
+
+def latency_k_max(latency_s: float, tokens_per_second: float, parallel: float, tokens: float) -> float:
+    """(L9b) The largest inference multiplier a user waits for:
+    ``k_max = latency * tokens_per_s * parallel / tokens`` (``parallel`` samples generated side by side)."""
+    return latency_s * tokens_per_second * parallel / tokens
 
 
 def training_cost(raw_flop: float, training_fpd: float) -> float:
@@ -117,16 +134,9 @@ def inference_energy_mwh(inference_flop: float, flop_per_joule: float) -> float:
     return inference_flop / flop_per_joule / JOULES_PER_MWH
 
 
-def served_copies(fleet_flop_per_second: float, raw_flop: float, k: float, tokens_per_second: float) -> float:
-    """(L13) Simultaneous copies a fleet serves: fleet FLOP/s over ``2 N k * tokens/s`` per copy.
+def served_copies(fleet_flop_per_second: float, active_params: float, k: float, tokens_per_second: float) -> float:
+    """(L13) Simultaneous copies a fleet serves: fleet FLOP/s over ``2 N_active k * tokens/s`` per copy.
 
     Ord (2025): 100x the inference per task means 1/100 as many copies from the same fleet.
     """
-    return fleet_flop_per_second / (2.0 * chinchilla_parameters(raw_flop) * k * tokens_per_second)
-
-
-def capability_grid(eoom_pre: np.ndarray, alpha: np.ndarray, kappa: np.ndarray,
-                    k_grid: np.ndarray) -> np.ndarray:
-    """Deployed capability ``E[lab, task, k] = E_pre[lab] + G_task(k)`` (L5) for every grid point."""
-    gain = np.array([[inference_gain(k, a, kap) for k in k_grid] for a, kap in zip(alpha, kappa, strict=True)])
-    return eoom_pre[:, None, None] + gain[None, :, :]
+    return fleet_flop_per_second / (2.0 * active_params * k * tokens_per_second)

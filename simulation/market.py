@@ -2,152 +2,230 @@
 
 A :class:`TaskMarket` is the per-market computation layer (in the spirit of PyBLP's per-market
 objects): it owns views of the users of one task type and the current table of offers, and turns a
-lab's candidate inference multipliers into prices, shares and profits with the kernels of
-:mod:`simulation.kernels`. It holds no lab logic: strategies (``agents.strategies``) decide which
-candidates to evaluate.
+lab's candidate products (model variant and inference multiplier) into prices, shares and profits
+with the kernels of :mod:`simulation.kernels`. It holds no lab logic: strategies
+(``agents.strategies``) decide which candidates to evaluate (docs/ODD.md §7.4-§7.7).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from simulation import kernels
-from simulation.laws import inference_gain, marginal_cost_per_task, success_probability
-from simulation.scenario import TaskType
+from simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
+FULL, DISTILLED = 0, 1  # model variants
 SCREEN_ITERATIONS = 2  # price iterations used to rank candidate offers before solving the best one
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A lab's best response for one set of inference multipliers on one task type.
+class Variants:
+    """What a market needs of a lab's deployed model: per variant (full, distilled) its pre-training
+    capability [eOOM] and its parameters active per token."""
 
-    k: inference multiplier of each offer (tier); eoom: deployed capability [eOOM];
-    quality: success probability; cost: marginal cost [$/task]; price [$/task];
-    share: mean choice probability over the task type's users; profit: per step [$].
+    eoom_pre: tuple[float, ...]
+    active_params: tuple[float, ...]
+
+
+Product = tuple[int, float]  # (variant, inference multiplier k)
+
+
+def latency_limit(task, tokens_per_second: float) -> float:
+    """The largest k a user of ``task`` waits for (L9b); infinite when the task type sets no latency."""
+    if task.latency_s is None:
+        return math.inf
+    return latency_k_max(task.latency_s, tokens_per_second, task.parallel_samples, task.tokens)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A lab's best response for one set of products on one task type.
+
+    products: (variant, k) of each offer (tier); eoom: deployed capability [eOOM]; cost: marginal
+    cost [$/task]; price [$/task]; share: mean choice probability over the task type's users;
+    profit: operating profit per step [$]; iterations: of the price solve (-1: not converged).
     """
 
-    k: tuple[float, ...]
+    products: tuple[Product, ...]
     eoom: np.ndarray
-    quality: np.ndarray
     cost: np.ndarray
     price: np.ndarray
     share: np.ndarray
     profit: float
     iterations: int
 
+    @property
+    def k(self) -> tuple[float, ...]:
+        return tuple(k for _, k in self.products)
+
+    @property
+    def variant(self) -> tuple[int, ...]:
+        return tuple(v for v, _ in self.products)
+
 
 class TaskMarket:
     """Users of one task type and the offers on it at the current step.
 
-    Offers are kept as parallel arrays (owner, k, eoom, quality, cost, price) with one row per offer;
-    a lab owns one row per tier. ``tasks_per_user`` converts a mean share into tasks per step.
+    Offers are parallel arrays (owner, variant, k, eoom, cost, price, brand) with one row per offer,
+    and ``gross`` (users x offers) holds each offer's gross utility ``v_i P_i(E_o) + mu_i xi_o`` (D1).
+    ``brand`` maps a lab id to its brand term xi on this task type at this step [logit units].
+    With a revenue share ``phi`` of opex (``labs.opex_revenue_share``) a lab keeps ``(1 - phi) p - c``
+    per task, so it prices as if its marginal cost were ``c / (1 - phi)``; profits are net of it.
     """
 
-    def __init__(self, task: TaskType, users, tasks_per_step: float, inference_fpd: float,
-                 price_tolerance: float, price_iterations: int):
+    def __init__(self, task, users, tasks_per_step: float, inference_fpd: float, price_tolerance: float,
+                 price_iterations: int, k_max: float, brand: dict[int, float] | None = None,
+                 revenue_share_cost: float = 0.0):
         self.task = task
-        self.users = users  # agents.users.TaskUsers view: value, mu, switching, provider, outside
+        self.users = users  # agents.users.TaskUsers
         self.tasks_per_step = tasks_per_step
         self.inference_fpd = inference_fpd
         self.price_tolerance = price_tolerance
         self.price_iterations = price_iterations
+        self.k_max = k_max
+        self.brand = dict(brand or {})
+        self.revenue_share_cost = revenue_share_cost  # opex per $ of revenue, priced like a marginal cost
         self.owner = np.empty(0, dtype=np.int64)
+        self.variant = np.empty(0, dtype=np.int64)
         self.k = np.empty(0)
         self.eoom = np.empty(0)
-        self.quality = np.empty(0)
         self.cost = np.empty(0)
         self.price = np.empty(0)
+        self.gross = np.empty((users.count, 0))
 
     # -- offers ------------------------------------------------------------------------------------
-    def set_offers(self, owner, k, eoom, cost, price) -> None:
-        """Replace the whole offer table; quality follows from capability by L6."""
+    def brand_of(self, owner: int) -> float:
+        return self.brand.get(int(owner), 0.0)
+
+    def _gross(self, eoom: np.ndarray, brand: np.ndarray) -> np.ndarray:
+        u = self.users
+        return kernels.gross_utility(eoom, brand, u.value, u.mu, u.difficulty, self.task.width)
+
+    def set_offers(self, owner, variant, k, eoom, cost, price) -> None:
+        """Replace the whole offer table and recompute every offer's gross utility."""
         self.owner = np.asarray(owner, dtype=np.int64)
+        self.variant = np.asarray(variant, dtype=np.int64)
         self.k = np.asarray(k, dtype=np.float64)
         self.eoom = np.asarray(eoom, dtype=np.float64)
         self.cost = np.asarray(cost, dtype=np.float64)
         self.price = np.asarray(price, dtype=np.float64)
-        self.quality = self.success(self.eoom)
+        self.gross = self._gross(self.eoom, self.brand_vector())
+
+    def brand_vector(self) -> np.ndarray:
+        return np.array([self.brand_of(o) for o in self.owner], dtype=np.float64)
+
+    def set_brand(self, brand: dict[int, float]) -> None:
+        """New brand terms (the step-0 contraction): the gross utilities follow."""
+        self.brand = dict(brand)
+        self.gross = self._gross(self.eoom, self.brand_vector())
 
     def replace_lab_offers(self, lab_id: int, candidate: Candidate) -> None:
-        """Swap ``lab_id``'s rows for the offers of ``candidate``."""
+        """Swap ``lab_id``'s rows for the offers of ``candidate`` (only their gross utilities are computed)."""
         keep = self.owner != lab_id
-        self.set_offers(
-            np.concatenate([self.owner[keep], np.full(len(candidate.k), lab_id)]),
-            np.concatenate([self.k[keep], candidate.k]),
-            np.concatenate([self.eoom[keep], candidate.eoom]),
-            np.concatenate([self.cost[keep], candidate.cost]),
-            np.concatenate([self.price[keep], candidate.price]),
-        )
+        t = len(candidate.products)
+        new_gross = self._gross(candidate.eoom, np.full(t, self.brand_of(lab_id)))
+        self.owner = np.concatenate([self.owner[keep], np.full(t, lab_id, dtype=np.int64)])
+        self.variant = np.concatenate([self.variant[keep], np.array(candidate.variant, dtype=np.int64)])
+        self.k = np.concatenate([self.k[keep], candidate.k])
+        self.eoom = np.concatenate([self.eoom[keep], candidate.eoom])
+        self.cost = np.concatenate([self.cost[keep], candidate.cost])
+        self.price = np.concatenate([self.price[keep], candidate.price])
+        self.gross = np.ascontiguousarray(np.concatenate([self.gross[:, keep], new_gross], axis=1))
 
-    def opening_offer(self, raw_flop: float, eoom_pre: float, k: float) -> Candidate:
-        """An offer before any best response: multiplier ``k`` priced at marginal cost plus the users'
-        mean logit scale (the markup of a small firm facing homogeneous users)."""
-        eoom = np.array([self.deployed_eoom(eoom_pre, k)])
-        cost = np.array([self.unit_cost(raw_flop, k)])
-        return Candidate((float(k),), eoom, self.success(eoom), cost, cost + float(np.mean(self.users.mu)),
-                         np.zeros(1), 0.0, 0)
+    def offers_of(self, lab_id: int) -> np.ndarray:
+        return np.flatnonzero(self.owner == lab_id)
 
     # -- laws on this task type ------------------------------------------------------------------------
-    def success(self, eoom: np.ndarray) -> np.ndarray:
-        return np.array([success_probability(e, self.task.difficulty, self.task.width) for e in np.atleast_1d(eoom)])
+    def allowed_k(self, k_grid: np.ndarray) -> np.ndarray:
+        """The k grid cut at the latency limit k_max (L9b); k = 1 is always allowed."""
+        allowed = k_grid[k_grid <= self.k_max * (1.0 + 1e-12)]
+        return allowed if allowed.size else k_grid[:1]
 
     def deployed_eoom(self, eoom_pre: float, k: float) -> float:
         """E_tau = E_pre + G_tau(k) (L5)."""
         return eoom_pre + inference_gain(k, self.task.alpha, self.task.kappa)
 
-    def unit_cost(self, raw_flop: float, k: float) -> float:
-        """Marginal cost per task of a model of ``raw_flop`` at multiplier ``k`` (L9) [$/task]."""
-        return marginal_cost_per_task(raw_flop, self.task.tokens, k, self.inference_fpd)
+    def unit_cost(self, active_params: float, k: float) -> float:
+        """Marginal cost per task of a model with ``active_params`` at multiplier ``k`` (L9) [$/task]."""
+        return marginal_cost_per_task(active_params, self.task.tokens, k, self.inference_fpd)
+
+    def product_terms(self, variants: Variants, products) -> tuple[np.ndarray, np.ndarray]:
+        """Capability [eOOM] and marginal cost [$/task] of each (variant, k) product."""
+        eoom = np.array([self.deployed_eoom(variants.eoom_pre[v], k) for v, k in products])
+        cost = np.array([self.unit_cost(variants.active_params[v], k) for v, k in products])
+        return eoom, cost
+
+    def opening_offer(self, variants: Variants, k: float) -> Candidate:
+        """An offer before any best response: the full model at multiplier ``k`` priced at marginal cost
+        plus the users' mean logit scale (the markup of a small firm facing homogeneous users)."""
+        products = ((FULL, float(k)),)
+        eoom, cost = self.product_terms(variants, products)
+        return Candidate(products, eoom, cost, cost + float(np.mean(self.users.mu)), np.zeros(1), 0.0, 0)
 
     # -- demand ------------------------------------------------------------------------------------
     def choice_probabilities(self) -> tuple[np.ndarray, np.ndarray]:
         """(n, offers + 1) choice probabilities, outside option last, and each user's log-sum."""
         u = self.users
-        return kernels.choice_probabilities(u.value, u.mu, u.switching, u.provider, u.outside,
-                                            self.quality, self.price, self.owner)
+        return kernels.choice_probabilities(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
+                                            self.owner)
 
-    def best_response(self, lab_id: int, raw_flop: float, eoom_pre: float, k_sets, price_hint,
-                      user_stride: int = 1, screen: bool = False) -> list[Candidate]:
-        """Best-response prices and profits of ``lab_id`` for each candidate set of multipliers.
+    def best_response(self, lab_id: int, variants: Variants, product_sets, price_hint,
+                      screen: bool = False) -> list[Candidate]:
+        """Best-response prices and profits of ``lab_id`` for each candidate set of products.
 
         Rivals' offers are held fixed: their part of every user's logit denominator is computed
-        once (O(users x offers)) and each candidate then costs O(users) per price iteration.
-        ``price_hint(k, cost)`` gives a warm start for the price of an offer with multiplier ``k``.
-        ``user_stride`` > 1 evaluates on every stride-th user (used for multi-step projections).
+        once (O(users x offers)) and each candidate then costs O(users x its offers) per price iteration.
+        ``price_hint(product, cost)`` gives a warm start for the price of a product.
         With ``screen``, candidates are ranked after ``SCREEN_ITERATIONS`` Newton steps (profit is
         flat at the optimum, so the ranking is that of the solved prices up to near-ties) and only
         the best is solved to tolerance; the list then holds that one candidate.
         """
         u = self.users
-        select = slice(None, None, user_stride)
-        value, mu, switching = (np.ascontiguousarray(x[select]) for x in (u.value, u.mu, u.switching))
-        provider, outside = np.ascontiguousarray(u.provider[select]), np.ascontiguousarray(u.outside[select])
-        rival = kernels.rival_log_sums(value, mu, switching, provider, outside, self.quality, self.price,
-                                       self.owner, lab_id, validate=False)
-        is_provider = provider == lab_id
-        tasks_per_step = self.tasks_per_step
+        rival = kernels.rival_log_sums(self.gross, u.mu, u.switching, u.provider, u.outside, self.price, self.owner,
+                                       lab_id, validate=False)
+        is_provider = u.provider == lab_id
+        distinct = sorted({p for products in product_sets for p in products})
+        column = {p: j for j, p in enumerate(distinct)}
+        eoom_all, cost_all = self.product_terms(variants, distinct)
+        gross_all = self._gross(eoom_all, np.full(len(distinct), self.brand_of(lab_id)))
 
-        def solve(k_set, init=None, max_iter=self.price_iterations, dampings=(1.0, 0.5, 0.25)) -> Candidate:
-            k_arr = np.asarray(k_set, dtype=np.float64)
-            eoom = np.array([self.deployed_eoom(eoom_pre, k) for k in k_arr])
-            quality = self.success(eoom)
-            cost = np.array([self.unit_cost(raw_flop, k) for k in k_arr])
+        keep = 1.0 - self.revenue_share_cost
+
+        def solve(products, init=None, max_iter=self.price_iterations, dampings=(1.0, 0.5, 0.25)) -> Candidate:
+            cols = [column[p] for p in products]
+            eoom, cost = eoom_all[cols], cost_all[cols]
             if init is None:
-                init = np.array([price_hint(k, c) for k, c in zip(k_arr, cost, strict=True)])
+                init = np.array([price_hint(p, c) for p, c in zip(products, cost, strict=True)])
             price, share, iterations = kernels.best_response_prices(
-                value, mu, switching, is_provider, rival, quality, cost, init,
+                np.ascontiguousarray(gross_all[:, cols]), u.mu, u.switching, is_provider, rival, cost / keep, init,
                 self.price_tolerance, max_iter, validate=False, dampings=dampings)
-            profit = float(np.sum((price - cost) * share)) * tasks_per_step
-            return Candidate(tuple(float(k) for k in k_arr), eoom, quality, cost, price, share, profit, iterations)
+            profit = float(np.sum((keep * price - cost) * share)) * self.tasks_per_step
+            return Candidate(tuple(products), eoom, cost, price, share, profit, iterations)
 
-        if not screen or len(k_sets) == 1:
-            return [solve(k_set) for k_set in k_sets]
-        screened = [solve(k_set, max_iter=SCREEN_ITERATIONS, dampings=(1.0,)) for k_set in k_sets]
+        if not screen or len(product_sets) == 1:
+            return [solve(products) for products in product_sets]
+        screened = [solve(products, max_iter=SCREEN_ITERATIONS, dampings=(1.0,)) for products in product_sets]
         best = max(screened, key=lambda c: c.profit)
         if best.iterations > 0:
             return [best]
-        return [solve(best.k, init=best.price)]
+        return [solve(best.products, init=best.price)]
+
+    # -- projections ----------------------------------------------------------------------------------
+    def projected(self, lab_id: int, stride: int, years: float, rival_gain: float, demand_factor: float,
+                  cost_factor: float, brand_factor: float) -> TaskMarket:
+        """This market ``years`` ahead as a lab expects it (docs/ODD.md §7.8), on every ``stride``-th user:
+        rivals' capability higher by ``rival_gain`` eOOM, demand times ``demand_factor``, every marginal
+        cost times ``cost_factor`` (rivals keep their markups), brand terms times ``brand_factor``.
+        ``lab_id``'s own offers are left out (a best response replaces them)."""
+        keep = self.owner != lab_id
+        future = TaskMarket(self.task, self.users.subsample(stride), self.tasks_per_step * demand_factor,
+                            self.inference_fpd / cost_factor, self.price_tolerance, self.price_iterations, self.k_max,
+                            {lab: xi * brand_factor for lab, xi in self.brand.items()}, self.revenue_share_cost)
+        cost = self.cost[keep] * cost_factor
+        future.set_offers(self.owner[keep], self.variant[keep], self.k[keep], self.eoom[keep] + rival_gain, cost,
+                          self.price[keep] - self.cost[keep] + cost)
+        return future

@@ -1,4 +1,4 @@
-"""Per-step measures of the market (docs/ODD.md §7.12-§9), collected into columns.
+"""Per-step measures of the market (docs/ODD.md §7.13), collected into columns.
 
 Definitions (docs/outputs.md has every column with its unit):
 
@@ -17,6 +17,8 @@ import numpy as np
 
 from simulation import laws
 from simulation.market import SELF_HOST
+
+VARIANT_NAMES = ("full", "distilled")
 from simulation.trends import trends_at
 
 
@@ -42,19 +44,36 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float | None:
     return float(np.sum(values * weights) / total) if total > 0 else None
 
 
-def human_level_cost(model, market, task) -> tuple[float | None, object, float | None]:
-    """Cheapest marginal cost per task at which any lab's deployed model reaches human level on
-    ``task``: (cost [$/task] or None, the lab, the k used)."""
-    best = (None, None, None)
+def best_reachable(model, market) -> tuple[float | None, float | None, object, float | None]:
+    """Human level on the market's task type (M6): the cheapest marginal cost per task at which any lab's
+    deployed model (either variant, any k of the grid within the latency limit) reaches ``P >= h`` on the
+    median task, with the lab and k; and the highest capability any lab can deploy [eOOM].
+    Returns (cost or None, best capability or None, lab, k)."""
+    task = market.task
+    best_cost, best_lab, best_k, top = None, None, None, None
     for lab in model.labs:
-        for k in model.k_grid:
-            eoom = market.deployed_eoom(lab.deployed.eoom_pre, k)
-            if laws.success_probability(eoom, task.difficulty, task.width) >= task.human_success:
-                cost = market.unit_cost(lab.deployed.raw_flop, k)
-                if best[0] is None or cost < best[0]:
-                    best = (cost, lab, float(k))
-                break
-    return best
+        variants = lab.variants
+        for variant in range(len(variants.eoom_pre)):
+            reached = False
+            for k in market.allowed_k(model.k_grid):
+                eoom = market.deployed_eoom(variants.eoom_pre[variant], k)
+                top = eoom if top is None else max(top, eoom)
+                if not reached and laws.success_probability(eoom, task.difficulty, task.width) >= task.human_success:
+                    reached = True  # the smallest such k is the cheapest for this variant
+                    cost = market.unit_cost(variants.active_params[variant], k)
+                    if best_cost is None or cost < best_cost:
+                        best_cost, best_lab, best_k = cost, lab, float(k)
+    return best_cost, top, best_lab, best_k
+
+
+def human_level_share(market, eoom: float | None) -> float | None:
+    """Share of the task type's users whose own task a system of capability ``eoom`` does at human level:
+    ``P(E; d_i) >= h`` (M7)."""
+    if eoom is None:
+        return None
+    task = market.task
+    z = (eoom - market.users.difficulty) / task.width
+    return float(np.mean(1.0 / (1.0 + np.exp(-np.clip(z, -700, 700))) >= task.human_success))
 
 
 def fleet_copies(model, lab, k: float) -> float:
@@ -66,16 +85,52 @@ def fleet_copies(model, lab, k: float) -> float:
     seconds = s.labs.training_steps * s.time.step_years * laws.SECONDS_PER_YEAR
     fleet = laws.at_inference(lab.deployed.raw_flop / seconds, c.inference_utilisation, c.training_utilisation,
                               c.precision_factor)
-    return laws.served_copies(fleet, lab.deployed.raw_flop, k, c.copy_tokens_per_second)
+    return laws.served_copies(fleet, lab.deployed.active_params, k, c.copy_tokens_per_second)
+
+
+def tier_price_ratio(market, quantity: np.ndarray) -> float | None:
+    """Usage-weighted over labs with two or more offers: price of the lab's most capable offer over its
+    cheapest (M15). None when no lab sells two tiers."""
+    ratios, weights = [], []
+    for lab in np.unique(market.owner[market.owner >= 0]):
+        rows = np.flatnonzero(market.owner == lab)
+        if rows.size < 2:
+            continue
+        top = rows[np.argmax(market.eoom[rows])]
+        cheapest = rows[np.argmin(market.price[rows])]
+        ratios.append(market.price[top] / market.price[cheapest])
+        weights.append(float(np.sum(quantity[rows])))
+    return weighted_mean(np.array(ratios), np.array(weights)) if ratios else None
 
 
 class Recorder:
-    """Collects one timeseries row per step and one labs row per step x lab x task type x tier."""
+    """Collects one timeseries row per step, one labs row per step x lab x task type x tier, and one
+    decisions row per option weighed in a training or entry decision."""
 
     def __init__(self, model):
         self.timeseries: list[dict] = []
         self.labs: list[dict] = []
-        self.human_level: list[dict] = []  # per step: task -> (cost, lab name, k, copies) or None
+        self.decisions: list[dict] = []
+        self.human_level: list[dict] = []  # per step: task -> {cost, lab, k, copies} or None
+        self.start_capability: dict[str, float] = {}  # the frontier's deployed capability per task at step 0
+
+    def decision(self, model, kind: str, lab, name: str, option: dict, chosen: bool) -> None:
+        trained = option.get("model")
+        self.decisions.append({
+            "step": model.step_index, "decision": kind, "lab": -1 if lab is None else lab.lab_id, "name": name,
+            "basis": option["basis"], "multiple": option["multiple"], "ida_multiple": option.get("ida_multiple", 0.0),
+            "raw_flop": trained.raw_flop if trained is not None else option["raw_flop"],
+            "ida_flop": option.get("ida_flop", 0.0),
+            "eoom_pre": trained.eoom_pre if trained is not None else option["eoom_pre"],
+            "present_value": option["present_value"], "cost": option["cost"], "compliance": option["compliance"],
+            "value": option["value"], "affordable": option["affordable"], "chosen": chosen,
+        })
+
+    @staticmethod
+    def non_finite(model, market):
+        from simulation.errors import SimulationError
+
+        return SimulationError(f"step {model.step_index}, task '{market.task.name}': non-finite choice probabilities")
 
     def record(self, model, outcome: list[dict]) -> None:
         s = model.config
@@ -84,18 +139,16 @@ class Recorder:
         present = model.labs + model.exited_this_step
         revenues = np.array([lab.ledger.revenue for lab in present])
         row: dict = {
-            "step": model.step_index,
-            "year": trends.year,
-            "n_labs": len(model.labs),
-            "entries": model.entries,
-            "exits": model.exits,
-            "hhi": hhi(revenues),
-            "cr4": concentration_ratio(revenues),
+            "step": model.step_index, "year": trends.year, "n_labs": len(model.labs), "arrivals": model.arrivals,
+            "entries": model.entries, "exits": model.exits, "entry_best_rejected_value": model.best_rejected_entry,
+            "hhi": hhi(revenues), "cr4": concentration_ratio(revenues), "br_rounds": model.br_rounds,
+            "nash_residual": model.nash_residual,
         }
         by_id = {lab.lab_id: lab for lab in present}
         frontier_usage = regulated_usage = 0.0
         evading: set[int] = set()
         inference_flop = 0.0
+        lerner_terms = [0.0, 0.0]
         lab_k_usage: dict[int, list[float]] = {lab.lab_id: [0.0, 0.0] for lab in present}
         human_level = {}
         for index, market in enumerate(model.markets):
@@ -103,15 +156,26 @@ class Recorder:
             quantity = outcome[index]["quantity"]
             sold = market.owner != SELF_HOST
             surviving = np.isin(market.owner, [lab.lab_id for lab in model.labs])
-            row[f"frontier_eoom_{task.name}"] = float(np.max(market.eoom[surviving])) if np.any(surviving) else None
+            frontier_eoom = float(np.max(market.eoom[surviving])) if np.any(surviving) else None
+            row[f"frontier_eoom_{task.name}"] = frontier_eoom
+            if model.step_index == 0 and frontier_eoom is not None:
+                self.start_capability[task.name] = frontier_eoom
             row[f"price_{task.name}"] = weighted_mean(market.price[sold], quantity[sold])
             row[f"k_{task.name}"] = weighted_mean(market.k[sold], quantity[sold])
+            row[f"tier_price_ratio_{task.name}"] = tier_price_ratio(market, quantity)
+            reference = self.start_capability.get(task.name)
+            capable = sold & (market.eoom >= reference - 1e-12) if reference is not None else np.zeros_like(sold)
+            row[f"price_fixed_capability_{task.name}"] = float(np.min(market.price[capable])) if np.any(capable) else None
             row[f"outside_share_{task.name}"] = outcome[index]["outside_share"]
             row[f"selfhost_share_{task.name}"] = float(np.sum(quantity[~sold]) / market.tasks_per_step) \
                 if market.tasks_per_step > 0 else None
+            revenue = market.price * quantity
+            lerner_terms[0] += float(np.sum(revenue[sold] * (market.price[sold] - market.cost[sold])
+                                            / market.price[sold]))
+            lerner_terms[1] += float(np.sum(revenue[sold]))
             for o in range(market.owner.size):
                 inference_flop += quantity[o] * laws.flop_per_task(
-                    self._raw_flop(model, by_id, market.owner[o]), task.tokens, market.k[o])
+                    self._active_params(model, by_id, market.owner[o], market.variant[o]), task.tokens, market.k[o])
                 if market.eoom[o] >= line and quantity[o] > 0:
                     frontier_usage += quantity[o]
                     regulated = self._regulated(model, by_id, market.owner[o])
@@ -122,24 +186,29 @@ class Recorder:
                     acc = lab_k_usage[int(market.owner[o])]  # token-weighted: how the fleet's compute splits
                     acc[0] += quantity[o] * task.tokens * market.k[o]
                     acc[1] += quantity[o] * task.tokens
-            cost, lab, k = human_level_cost(model, market, task)
+            cost, top, lab, k = best_reachable(model, market)
             human_level[task.name] = None if cost is None else {
                 "cost": cost, "lab": lab.name, "k": k, "copies": fleet_copies(model, lab, k)}
             row[f"human_level_cost_{task.name}"] = cost
+            row[f"human_level_share_{task.name}"] = human_level_share(market, top)
         alive = model.labs
         frontier = max(alive, key=lambda lab: lab.deployed.eoom_pre, default=None)
         row["frontier_eoom"] = frontier.deployed.eoom_pre if frontier is not None else None
+        row["frontier_training_flop"] = max((lab.deployed.raw_flop for lab in alive), default=None)
         ledgers = [lab.ledger for lab in present]
         row["revenue"] = sum(g.revenue for g in ledgers)
+        row["lerner"] = lerner_terms[0] / lerner_terms[1] if lerner_terms[1] > 0 else None
         row["training_spend"] = sum(g.training for g in ledgers)
         row["inference_spend"] = sum(g.inference_cost for g in ledgers)
         compute_spend = row["training_spend"] + row["inference_spend"]
         row["inference_share"] = row["inference_spend"] / compute_spend if compute_spend > 0 else None
         row["consumer_surplus"] = sum(o["consumer_surplus"] for o in outcome)
+        row["consumer_surplus_with_brand"] = sum(o["consumer_surplus_with_brand"] for o in outcome)
         row["profit"] = sum(g.profit for g in ledgers)
         best_open = model.best_open_model
-        row["open_gap_eoom"] = (row["frontier_eoom"] - best_open.eoom_pre
-                                if best_open is not None and frontier is not None else None)
+        has_gap = best_open is not None and frontier is not None
+        row["open_gap_eoom"] = row["frontier_eoom"] - best_open.eoom_pre if has_gap else None
+        row["open_gap_compute"] = row["frontier_training_flop"] / best_open.raw_flop if has_gap else None
         row["regulated_share"] = regulated_usage / frontier_usage if frontier_usage > 0 else None
         row["evading_labs"] = len(evading)
         model.regulator.note_evasion(len(evading))
@@ -162,10 +231,10 @@ class Recorder:
         self._record_labs(model, present, outcome)
 
     @staticmethod
-    def _raw_flop(model, by_id, owner: int) -> float:
+    def _active_params(model, by_id, owner: int, variant: int) -> float:
         if owner == SELF_HOST:
-            return model.best_open_model.raw_flop
-        return by_id[int(owner)].deployed.raw_flop
+            return model.best_open_model.active_params
+        return by_id[int(owner)].variants.active_params[int(variant)]
 
     @staticmethod
     def _regulated(model, by_id, owner: int) -> bool:
@@ -192,10 +261,10 @@ class Recorder:
                 share = outcome[index]["share"]
                 for tier, o in enumerate(rows):
                     self.labs.append({
-                        **base, "task": market.task.name, "tier": tier, "k": float(market.k[o]),
-                        "eoom": float(market.eoom[o]), "price": float(market.price[o]),
+                        **base, "task": market.task.name, "tier": tier, "variant": VARIANT_NAMES[int(market.variant[o])],
+                        "k": float(market.k[o]), "eoom": float(market.eoom[o]), "price": float(market.price[o]),
                         "marginal_cost": float(market.cost[o]), "share": float(share[o]),
                         "quantity": float(quantity[o]), "revenue": float(market.price[o] * quantity[o]),
                         "profit": float((market.price[o] - market.cost[o]) * quantity[o]),
+                        "brand": market.brand_of(lab.lab_id),
                     })
-

@@ -1,4 +1,4 @@
-"""Output tables and files of a run: ``timeseries.parquet``, ``labs.parquet``, ``summary.json``,
+"""Output tables and files of a run: ``timeseries.parquet``, ``labs.parquet``, ``decisions.parquet``, ``summary.json``,
 ``overview.png`` (schema documented in docs/outputs.md).
 
 Every file is written to a temporary name in the destination folder and renamed into place, so a
@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 from simulation.errors import EnvironmentFault, SimulationError
 from simulation.scenario import Scenario
 
-_INT_COLUMNS = {"step", "n_labs", "entries", "exits", "evading_labs", "lab", "tier"}
-_BOOL_COLUMNS = {"agi_reached", "alive", "open_weights", "regulated", "training"}
-_STRING_COLUMNS = {"name", "task", "model_name"}
+_INT_COLUMNS = {"step", "n_labs", "arrivals", "entries", "exits", "evading_labs", "lab", "tier", "br_rounds"}
+_BOOL_COLUMNS = {"agi_reached", "alive", "open_weights", "regulated", "training", "affordable", "chosen"}
+_STRING_COLUMNS = {"name", "task", "model_name", "variant", "decision", "basis"}
 
 
 def _column_type(name: str) -> pa.DataType:
@@ -62,20 +62,27 @@ def _table(rows: list[dict], columns: list[str]) -> pa.Table:
 
 
 def timeseries_columns(scenario: Scenario) -> list[str]:
-    per_task = ["frontier_eoom", "price", "k", "outside_share", "selfhost_share", "human_level_cost"]
-    columns = ["step", "year", "n_labs", "entries", "exits", "hhi", "cr4", "frontier_eoom"]
+    per_task = ["frontier_eoom", "price", "k", "tier_price_ratio", "price_fixed_capability", "outside_share",
+                "selfhost_share", "human_level_cost", "human_level_share"]
+    columns = ["step", "year", "n_labs", "arrivals", "entries", "exits", "entry_best_rejected_value", "hhi", "cr4",
+               "br_rounds", "nash_residual", "frontier_eoom", "frontier_training_flop"]
     columns += [f"{stem}_{t}" for stem in per_task for t in scenario.task_names]
-    columns += ["revenue", "training_spend", "inference_spend", "inference_share", "consumer_surplus", "profit",
-                "open_gap_eoom", "regulated_share", "evading_labs", "max_site_power_mw", "inference_energy_mwh",
-                "frontier_copies", "agi_reached"]
+    columns += ["revenue", "lerner", "training_spend", "inference_spend", "inference_share", "consumer_surplus",
+                "consumer_surplus_with_brand", "profit", "open_gap_eoom", "open_gap_compute", "regulated_share",
+                "evading_labs", "max_site_power_mw", "inference_energy_mwh", "frontier_copies", "agi_reached"]
     return columns
 
 
 LABS_COLUMNS = [
     "step", "lab", "name", "alive", "cash", "training_flop", "eoom_pre", "open_weights", "regulated", "task",
-    "tier", "k", "eoom", "price", "marginal_cost", "share", "quantity", "revenue", "profit", "model_name",
-    "training", "lab_revenue", "lab_inference_cost", "lab_opex", "lab_training_spend", "lab_compliance",
-    "lab_financing", "lab_entry_cost", "lab_profit",
+    "tier", "variant", "k", "eoom", "price", "marginal_cost", "share", "quantity", "revenue", "profit", "brand",
+    "model_name", "training", "lab_revenue", "lab_inference_cost", "lab_opex", "lab_training_spend",
+    "lab_compliance", "lab_financing", "lab_entry_cost", "lab_profit",
+]
+
+DECISIONS_COLUMNS = [
+    "step", "decision", "lab", "name", "basis", "multiple", "ida_multiple", "raw_flop", "ida_flop", "eoom_pre",
+    "present_value", "cost", "compliance", "value", "affordable", "chosen",
 ]
 
 
@@ -85,6 +92,10 @@ def timeseries_table(rows: list[dict], scenario: Scenario) -> pa.Table:
 
 def labs_table(rows: list[dict]) -> pa.Table:
     return _table(rows, LABS_COLUMNS)
+
+
+def decisions_table(rows: list[dict]) -> pa.Table:
+    return _table(rows, DECISIONS_COLUMNS)
 
 
 def atomic_write(path: Path, write) -> Path:
@@ -128,7 +139,7 @@ def write_json(data: dict, path: Path) -> Path:
 
 
 #: The files :func:`write_outputs` writes into a run's folder.
-RUN_FILES = ("timeseries.parquet", "labs.parquet", "summary.json", "overview.png")
+RUN_FILES = ("timeseries.parquet", "labs.parquet", "decisions.parquet", "summary.json", "overview.png")
 
 
 def write_outputs(result, out_dir, *, plot: bool = True) -> dict[str, Path]:
@@ -139,6 +150,8 @@ def write_outputs(result, out_dir, *, plot: bool = True) -> dict[str, Path]:
         "labs": write_parquet(result.labs, out / "labs.parquet"),
         "summary": write_json(result.summary, out / "summary.json"),
     }
+    if result.decisions is not None:
+        paths["decisions"] = write_parquet(result.decisions, out / "decisions.parquet")
     if plot:
         from simulation.overview import draw_overview
 

@@ -19,8 +19,10 @@ def _left_sum(values) -> float:
 
 
 def pretraining_eoom(raw_flop, algo_eff, data_wall, post_wall_returns):
-    x = math.log10(raw_flop * algo_eff)
-    return x if x <= data_wall else data_wall + post_wall_returns * (x - data_wall)
+    x = math.log10(raw_flop)
+    if x > data_wall:
+        x = data_wall + post_wall_returns * (x - data_wall)
+    return math.log10(algo_eff) + x
 
 
 def inference_gain(k, alpha, kappa):
@@ -34,14 +36,22 @@ def success_probability(eoom, difficulty, width):
     return math.exp(z) / (1.0 + math.exp(z))
 
 
-def marginal_cost_per_task(raw_flop, tokens, k, inference_fpd):
-    parameters = math.sqrt(raw_flop / 120.0)
-    return 2.0 * parameters * tokens * k / inference_fpd
+def active_parameters(raw_flop, active_fraction):
+    return active_fraction * math.sqrt(raw_flop / 120.0)
 
 
-def marginal_costs(raw_flop, tokens, k_grid, inference_fpd):
-    return [[[marginal_cost_per_task(c, tok, k, inference_fpd) for k in k_grid] for tok in tokens]
-            for c in raw_flop]
+def marginal_cost_per_task(active_params, tokens, k, inference_fpd):
+    return 2.0 * active_params * tokens * k / inference_fpd
+
+
+def marginal_costs(active_params, tokens, k_grid, inference_fpd):
+    return [[[marginal_cost_per_task(n, tok, k, inference_fpd) for k in k_grid] for tok in tokens]
+            for n in active_params]
+
+
+def gross_utility(eoom, brand, value, mu, difficulty, width):
+    return [[value[i] * success_probability(eoom[o], difficulty[i], width) + mu[i] * brand[o]
+             for o in range(len(eoom))] for i in range(len(value))]
 
 
 def _log_sum_exp(zs):
@@ -49,19 +59,19 @@ def _log_sum_exp(zs):
     return top + math.log(_left_sum(math.exp(z - top) for z in zs))
 
 
-def _utility(v, quality, price, owner, provider, switching):
-    u = v * quality - price
+def _utility(gross, price, owner, provider, switching):
+    u = gross - price
     if owner >= 0 and owner == provider:
         u += switching
     return u
 
 
-def choice_probabilities(value, mu, switching, provider, outside, quality, price, owner):
+def choice_probabilities(gross, mu, switching, provider, outside, price, owner):
     probs, logsums = [], []
-    for i in range(len(value)):
+    for i in range(len(mu)):
         inv_mu = 1.0 / mu[i]
-        zs = [_utility(value[i], quality[o], price[o], owner[o], provider[i], switching[i]) * inv_mu
-              for o in range(len(quality))]
+        zs = [_utility(gross[i][o], price[o], owner[o], provider[i], switching[i]) * inv_mu
+              for o in range(len(price))]
         zs.append(outside[i] * inv_mu)
         log_sum = _log_sum_exp(zs)
         logsums.append(log_sum)
@@ -69,17 +79,17 @@ def choice_probabilities(value, mu, switching, provider, outside, quality, price
     return probs, logsums
 
 
-def rival_log_sums(value, mu, switching, provider, outside, quality, price, owner, lab):
+def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab):
     """Running maximum with a rescaled sum, in the kernel's order (a log near 0 has no relative slack)."""
     out = []
-    for i in range(len(value)):
+    for i in range(len(mu)):
         inv_mu = 1.0 / mu[i]
         z_max = outside[i] * inv_mu
         total = 1.0
-        for o in range(len(quality)):
+        for o in range(len(price)):
             if owner[o] == lab:
                 continue
-            z = _utility(value[i], quality[o], price[o], owner[o], provider[i], switching[i]) * inv_mu
+            z = _utility(gross[i][o], price[o], owner[o], provider[i], switching[i]) * inv_mu
             if z > z_max:
                 total = total * math.exp(z_max - z) + 1.0
                 z_max = z
@@ -89,33 +99,33 @@ def rival_log_sums(value, mu, switching, provider, outside, quality, price, owne
     return out
 
 
-def _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup):
+def _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup):
     probs = []
-    for i in range(len(value)):
+    for i in range(len(mu)):
         bonus = switching[i] if is_provider[i] else 0.0
         inv_mu = 1.0 / mu[i]
-        zs = [(value[i] * quality[o] - cost[o] - markup[o] + bonus) * inv_mu for o in range(len(quality))]
+        zs = [(gross[i][o] - cost[o] - markup[o] + bonus) * inv_mu for o in range(len(cost))]
         log_sum = _log_sum_exp([rival[i]] + zs)
         probs.append([math.exp(z - log_sum) for z in zs])
     return probs
 
 
-def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, m, tol, max_iter, damping):
+def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, m, tol, max_iter, damping):
     """Newton on F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i) kept in a bracket F(lo) > 0 > F(hi)."""
     inv_mu = [1.0 / x for x in mu]
-    base = [rival[i] - (value[i] * quality - cost + (switching[i] if is_provider[i] else 0.0)) * inv_mu[i]
-            for i in range(len(value))]
+    base = [rival[i] - (gross[i] - cost + (switching[i] if is_provider[i] else 0.0)) * inv_mu[i]
+            for i in range(len(mu))]
     lo, hi = 0.0, math.inf
     for it in range(max_iter):
         f = slope = sold = 0.0
-        for i in range(len(value)):
+        for i in range(len(mu)):
             d = base[i] + m * inv_mu[i]  # = R_i - z_i
             p = math.exp(-d) / (1.0 + math.exp(-d)) if d >= 0 else 1.0 / (1.0 + math.exp(d))
             a = p * (1.0 - p) * inv_mu[i]
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
             sold += p
-        selling = sold >= 1e-12 * len(value)
+        selling = sold >= 1e-12 * len(mu)
         if (selling and f == 0.0) or (not selling and lo == 0.0):
             return m, it + 1
         if f > 0 and selling:
@@ -133,52 +143,52 @@ def _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost
     return m, -1
 
 
-def best_response_prices(value, mu, switching, is_provider, rival, quality, cost, price_init,
+def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_init,
                          tol=1e-12, max_iter=500):
     """Retries with damping 1, 1/2, 1/4 until the fixed point converges, like the kernel's wrapper."""
     for damping in (1.0, 0.5, 0.25):
-        result = _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, price_init, tol,
+        result = _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_init, tol,
                                     max_iter, damping)
         if result[2] != -1:
             break
     return result
 
 
-def _scan_profit(value, mu, switching, is_provider, rival, quality, cost, markup, stride):
+def _scan_profit(gross, mu, switching, is_provider, rival, cost, markup, stride):
     total, count = 0.0, 0
-    for i in range(0, len(value), stride):
+    for i in range(0, len(mu), stride):
         bonus = switching[i] if is_provider[i] else 0.0
-        d = rival[i] - (value[i] * quality - cost + bonus - markup) / mu[i]
+        d = rival[i] - (gross[i] - cost + bonus - markup) / mu[i]
         total += math.exp(-d) / (1.0 + math.exp(-d)) if d >= 0 else 1.0 / (1.0 + math.exp(d))
         count += 1
     return markup * total / count
 
 
-def _mean_share(value, mu, switching, is_provider, rival, quality, cost, markup):
-    prob = _own_probabilities(value, mu, switching, is_provider, rival, [quality], [cost], [markup])
-    return _left_sum(row[0] for row in prob) / len(value)
+def _mean_share(gross, mu, switching, is_provider, rival, cost, markup):
+    prob = _own_probabilities([[g] for g in gross], mu, switching, is_provider, rival, [cost], [markup])
+    return _left_sum(row[0] for row in prob) / len(mu)
 
 
-def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
+def _best_single_offer(gross, mu, switching, is_provider, rival, cost, markup, tol, max_iter, damping):
     """Newton, a scan of 32 log-spaced markups on a subsample, and Newton again from every other peak of
     the scan within 0.7 of the solution's profit; the most profitable solution on all users is kept."""
-    m, iterations = _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol,
+    m, iterations = _single_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol,
                                          max_iter, damping)
     if iterations == -1:
         return m, iterations
-    n = len(value)
+    n = len(mu)
     stride = max(1, n // 128)
     sub = [mu[i] for i in range(0, n, stride)]
     low, high = min(sub) * 0.25, max(sub) * 20.0
     grid = [low * (high / low) ** (g / 31) for g in range(32)]
-    scan = [_scan_profit(value, mu, switching, is_provider, rival, quality, cost, x, stride) for x in grid]
+    scan = [_scan_profit(gross, mu, switching, is_provider, rival, cost, x, stride) for x in grid]
     nearest = 0
     for g in range(32):
         if abs(math.log(grid[g] / m)) < abs(math.log(grid[nearest] / m)):
             nearest = g
-    at_solution = _scan_profit(value, mu, switching, is_provider, rival, quality, cost, m, stride)
+    at_solution = _scan_profit(gross, mu, switching, is_provider, rival, cost, m, stride)
     best_m = m
-    best_profit = m * _mean_share(value, mu, switching, is_provider, rival, quality, cost, m)
+    best_profit = m * _mean_share(gross, mu, switching, is_provider, rival, cost, m)
     for g in range(32):
         left = scan[g - 1] if g > 0 else -1.0
         right = scan[g + 1] if g < 31 else -1.0
@@ -186,29 +196,42 @@ def _best_single_offer(value, mu, switching, is_provider, rival, quality, cost, 
             continue
         if not scan[g] >= 0.7 * at_solution:
             continue
-        m2, iterations2 = _single_offer_newton(value, mu, switching, is_provider, rival, quality, cost, grid[g],
+        m2, iterations2 = _single_offer_newton(gross, mu, switching, is_provider, rival, cost, grid[g],
                                                tol, max_iter, damping)
         if iterations2 == -1:
             return m2, iterations2
         iterations += iterations2
-        profit2 = m2 * _mean_share(value, mu, switching, is_provider, rival, quality, cost, m2)
+        profit2 = m2 * _mean_share(gross, mu, switching, is_provider, rival, cost, m2)
         if profit2 > best_profit:
             best_m, best_profit = m2, profit2
     return best_m, iterations
 
 
-def _price_fixed_point(value, mu, switching, is_provider, rival, quality, cost, price_init, tol, max_iter,
+def _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_init, tol, max_iter,
                        damping):
-    n, t = len(value), len(quality)
+    n, t = len(mu), len(cost)
     mean_mu = _left_sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
     if t == 1:
-        markup[0], iterations = _best_single_offer(value, mu, switching, is_provider, rival, quality[0], cost[0],
+        markup[0], iterations = _best_single_offer([row[0] for row in gross], mu, switching, is_provider, rival, cost[0],
                                                    markup[0], tol, max_iter, damping)
     else:
-        iterations = _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol,
-                                         max_iter, damping)
-    prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
+        inclusive = []
+        for i in range(n):
+            zs = [(gross[i][o] - cost[o]) / mu[i] for o in range(t)]
+            top = max(zs)
+            inclusive.append(mu[i] * (top + math.log(_left_sum(math.exp(z - top) for z in zs))))
+        common, start_iterations = _best_single_offer(inclusive, mu, switching, is_provider, rival, 0.0,
+                                                      _left_sum(markup) / t, tol, max_iter, damping)
+        if start_iterations == -1:
+            iterations = -1
+        else:
+            markup = [common] * t
+            iterations = _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol,
+                                             max_iter, damping)
+            if iterations != -1:
+                iterations += start_iterations
+    prob = _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup)
     prices = [cost[o] + markup[o] for o in range(t)]
     shares = [_left_sum(prob[i][o] for i in range(n)) / n for o in range(t)]
     return prices, shares, iterations
@@ -244,10 +267,10 @@ def _cholesky_solve(a, b):
     return x
 
 
-def _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup):
+def _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup):
     """Profit mean_i M_i, its gradient g_o and Hessian H_oq in the markups (see the kernel)."""
-    n, t = len(value), len(quality)
-    prob = _own_probabilities(value, mu, switching, is_provider, rival, quality, cost, markup)
+    n, t = len(mu), len(cost)
+    prob = _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup)
     profit = 0.0
     grad = [0.0] * t
     hess = [[0.0] * t for _ in range(t)]
@@ -268,10 +291,11 @@ def _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, m
     return profit / n, grad, hess, prob
 
 
-def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost, markup, tol, max_iter, damping):
+def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol, max_iter, damping):
     """Newton with a Levenberg-Marquardt shift and backtracking on profit (see the kernel)."""
-    n, t = len(value), len(quality)
-    profit, grad, hess, prob = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, markup)
+    n, t = len(mu), len(cost)
+    profit, grad, hess, prob = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup)
+    stalled = 0
     for it in range(max_iter):
         active = [_left_sum(prob[i][o] for i in range(n)) >= 1e-12 * n for o in range(t)]
         shift = 0.0
@@ -289,7 +313,7 @@ def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost,
         for _ in range(60):
             trial = [markup[o] + alpha * step[o] for o in range(t)]
             if all(x > 0.0 for x in trial):
-                result = _lab_profit_terms(value, mu, switching, is_provider, rival, quality, cost, trial)
+                result = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, trial)
                 finite = all(math.isfinite(x) for x in [result[0], *result[1], *(h for row in result[2] for h in row)])
                 if finite and result[0] >= profit * (1.0 - 1e-15):
                     accepted = result
@@ -300,8 +324,9 @@ def _multi_offer_newton(value, mu, switching, is_provider, rival, quality, cost,
         converged = all(not active[o] or abs(trial[o] - markup[o]) <= tol * abs(cost[o] + trial[o])
                         for o in range(t))
         markup[:] = trial
+        stalled = stalled + 1 if accepted[0] <= profit * (1.0 + 1e-13) else 0
         profit, grad, hess, prob = accepted
-        if converged:
+        if converged or stalled >= 8:
             return it + 1
     return -1
 

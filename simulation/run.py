@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from simulation.outputs import check_finite, labs_table, timeseries_table
+from simulation.outputs import check_finite, decisions_table, labs_table, timeseries_table
 from simulation.scenario import Scenario
 
 
@@ -17,6 +17,7 @@ class SimulationResult:
 
     timeseries: one row per step (columns in docs/outputs.md);
     labs: one row per step x lab x task type x tier;
+    decisions: one row per option weighed in a training or entry decision;
     summary: JSON-serialisable headline numbers, the resolved scenario, seed and version.
     """
 
@@ -25,6 +26,7 @@ class SimulationResult:
     timeseries: pa.Table
     labs: pa.Table
     summary: dict = field(default_factory=dict)
+    decisions: pa.Table | None = None
 
 
 def simulate(scenario: Scenario, *, seed: int | None = None, steps: int | None = None,
@@ -42,12 +44,13 @@ def simulate(scenario: Scenario, *, seed: int | None = None, steps: int | None =
             progress(done)
     check_finite(model.recorder.timeseries, model.recorder.labs)  # SimulationError naming step, lab, field
     return SimulationResult(scenario, model.seed, timeseries_table(model.recorder.timeseries, scenario),
-                            labs_table(model.recorder.labs), build_summary(model))
+                            labs_table(model.recorder.labs), build_summary(model),
+                            decisions_table(model.recorder.decisions))
 
 
 def warm_up() -> None:
     """Compile (or load from the cache) every numba kernel with a tiny run; call once per process."""
     from simulation.scenario_io import load_scenario
 
-    tiny = load_scenario(None, {"users.count": 60, "run.steps": 1, "labs.br_rounds": 1})
+    tiny = load_scenario(None, {"users.count": 60, "run.steps": 1, "labs.br_max_rounds": 2})
     simulate(tiny)

@@ -61,8 +61,10 @@ class ComputeSettings(_Section):
 class CapabilitySettings(_Section):
     """Pre-training capability and the data wall (docs/ODD.md §7.2)."""
 
-    data_wall_eoom: float = Field(26.5, description="effective compute where pre-training data runs out [eOOM]")
-    post_wall_returns: float = Field(0.3, ge=0, le=1, description="eOOM per OOM of compute past the wall")
+    data_wall_raw_flop: float = Field(
+        28.0, gt=0, le=60, description="raw training compute where the stock of training data runs out [log10 FLOP]")
+    post_wall_returns: float = Field(0.3, ge=0, le=1, description="OOM of effective compute per OOM of raw compute "
+                                     "past the wall")
 
 
 class TaskType(_Section):
@@ -78,16 +80,25 @@ class TaskType(_Section):
     wage: float = Field(ge=0, description="human wage per task [$]")
     value: float = Field(gt=0, description="median user value of a successful task [$]")
     tasks_per_step: float = Field(ge=0, description="tasks demanded per step at step 0 [tasks]")
+    difficulty_sd: float = Field(1.5, ge=0, description="spread of users' task difficulty around the median [eOOM]")
+    value_gradient: float = Field(
+        0.7, ge=0, le=5, description="log growth of value and wage per eOOM of task difficulty [1/eOOM]")
+    value_sigma: float | None = Field(
+        None, ge=0, description="log-sd of user value for this task type (omitted: users.value_sigma)")
+    latency_s: float | None = Field(
+        None, gt=0, description="longest a user waits for an answer [s]; caps k (omitted: no limit)")
+    parallel_samples: int = Field(16, ge=1, le=1_000_000, description="samples generated side by side within the "
+                                  "latency limit")
 
 
 def _default_tasks() -> list[TaskType]:
     rows = [
-        ("chat", 1e3, 0.2, 0.5, 23.0, 0.7, 0.9, 1.0, 0.05, 1e11),
-        ("reasoning", 1e4, 0.7, 3.0, 26.0, 0.7, 0.9, 50.0, 20.0, 1e9),
-        ("agentic", 1e5, 0.9, 4.0, 28.0, 0.7, 0.9, 500.0, 800.0, 1e7),
+        ("chat", 1e3, 0.2, 0.5, 23.0, 0.7, 0.9, 1.0, 0.05, 1e11, 30.0),
+        ("reasoning", 1e4, 0.7, 3.0, 26.0, 0.7, 0.9, 50.0, 20.0, 1e9, 1800.0),
+        ("agentic", 1e5, 0.9, 4.0, 28.0, 0.7, 0.9, 500.0, 800.0, 1e7, 28800.0),
     ]
     keys = ("name", "tokens", "alpha", "kappa", "difficulty", "width", "human_success", "wage", "value",
-            "tasks_per_step")
+            "tasks_per_step", "latency_s")
     return [TaskType(**dict(zip(keys, row, strict=True))) for row in rows]
 
 
@@ -96,6 +107,7 @@ class DemandSettings(_Section):
 
     growth: float = Field(1.5, gt=0, description="growth of tasks per step [x per year]")
     market_scale: float = Field(1.0, gt=0, description="multiplier on every task type's tasks per step")
+    brand_decay: float = Field(0.15, ge=0, lt=1, description="yearly depreciation of the brand terms [fraction]")
 
 
 class UserSettings(_Section):
@@ -122,7 +134,7 @@ Strategy = str
 
 
 class LabEntry(_Section):
-    """One lab of the initial roster (docs/ODD.md §7.6-§7.11)."""
+    """One lab of the initial roster (docs/ODD.md §7.7-§7.10)."""
 
     name: str = Field(min_length=1, description="lab name")
     training_flop: float = Field(gt=0, description="raw training compute of the current model [FLOP]")
@@ -133,6 +145,19 @@ class LabEntry(_Section):
         None, ge=1950, le=2200, description="calendar year the current model was trained (default: start year)"
     )
     k: dict[str, float] = Field(default_factory=dict, description="fixed inference multiplier per task type")
+    share: dict[str, float] = Field(
+        default_factory=dict, description="observed usage share at step 0 per task type (0-1), matched by the brand term")
+    active_fraction: float = Field(
+        0.25, gt=0, le=1, description="parameters active per token over compute-optimal parameters")
+    opex: float | None = Field(None, ge=0, description="fixed operating cost per step [$] (omitted: labs.opex)")
+
+    @field_validator("share")
+    @classmethod
+    def _shares_in_unit_interval(cls, share: dict[str, float]) -> dict[str, float]:
+        for task, value in share.items():
+            if not 0.0 < value < 1.0:
+                raise ValueError(f"share for task '{task}' must be in (0, 1) (got {value})")
+        return share
 
     @field_validator("k")
     @classmethod
@@ -144,17 +169,30 @@ class LabEntry(_Section):
 
 
 class LabSettings(_Section):
-    """Lab behaviour and finance (docs/ODD.md §7.6-§7.11)."""
+    """Lab behaviour and finance (docs/ODD.md §7.7-§7.10)."""
 
     k_grid: list[float] = Field(default_factory=_default_k_grid, description="candidate inference multipliers")
-    br_rounds: int = Field(3, ge=1, le=1000, description="best-response rounds per step")
+    br_tolerance: float = Field(1e-10, gt=0, lt=1e-2, description="best responses stop when no price moves by more "
+                                "than this (relative)")
+    br_max_rounds: int = Field(50, ge=1, le=10_000, description="most best-response rounds per step")
+    k_search_rounds: int = Field(3, ge=1, le=1000, description="best-response rounds per step in which labs may "
+                                 "change their inference multipliers; later rounds reprice only")
     model_cycle: int = Field(4, ge=1, description="steps between pre-training decisions")
     training_steps: int = Field(2, ge=1, description="steps a training run lasts")
     training_multiples: list[float] = Field(
-        default_factory=lambda: [0.0, 1.0, 3.0, 10.0, 30.0, 100.0],
-        description="candidate next-model compute as multiples of the current model's",
-    )
+        default_factory=lambda: [0.3, 1.0, 3.0, 10.0],
+        description="candidate next-model compute as multiples of the lab's current model (keeping it is always an "
+        "option)")
+    frontier_multiples: list[float] = Field(
+        default_factory=lambda: [0.3, 1.0, 3.0, 10.0],
+        description="candidate next-model compute as multiples of the frontier model")
+    horizon_cycles: int = Field(3, ge=1, le=100, description="model cycles over which a training option is valued")
+    discount_rate: float = Field(0.10, ge=0, lt=1, description="discount rate of labs and investors [per year]")
+    distill_ratio: float = Field(0.1, gt=0, le=1, description="active parameters of the distilled variant over "
+                                 "the full model's")
+    distill_penalty: float = Field(0.7, ge=0, description="capability lost by distillation [eOOM]")
     opex: float = Field(1e9, ge=0, description="fixed operating cost per step [$]")
+    opex_revenue_share: float = Field(0.0, ge=0, lt=1, description="operating cost proportional to revenue [0-1]")
     financing_multiple: float = Field(
         0.25, ge=0, description="external financing per year as a multiple of annual revenue (booked each step as "
         "this multiple times the step's revenue)")
@@ -163,7 +201,6 @@ class LabSettings(_Section):
     price_tolerance: float = Field(1e-12, gt=0, lt=1e-3, description="relative tolerance of the price fixed point")
     price_iterations: int = Field(500, ge=1, description="maximum iterations of the price fixed point")
     roster: list[LabEntry] = Field(default_factory=list, description="initial labs")
-
     @field_validator("k_grid")
     @classmethod
     def _grid_increasing_from_one(cls, grid: list[float]) -> list[float]:
@@ -171,12 +208,10 @@ class LabSettings(_Section):
             raise ValueError("must be strictly increasing and start at 1")
         return grid
 
-    @field_validator("training_multiples")
+    @field_validator("training_multiples", "frontier_multiples")
     @classmethod
-    def _multiples_non_negative(cls, multiples: list[float]) -> list[float]:
-        if not multiples or any(m < 0 for m in multiples):
-            raise ValueError("must be a non-empty list of non-negative numbers")
-        return multiples
+    def _multiples_increasing(cls, multiples: list[float]) -> list[float]:
+        return _increasing_non_negative(multiples)
 
     @field_validator("roster")
     @classmethod
@@ -191,22 +226,32 @@ class LabSettings(_Section):
 
 
 class EntrySettings(_Section):
-    """Entry of new labs (docs/ODD.md §7.6-§7.11)."""
+    """Free entry against sunk costs (docs/ODD.md §7.10)."""
 
-    rate: float = Field(0.25, ge=0, le=1, description="probability per step that an entrant considers entry")
-    cash: float = Field(1e9, ge=0, description="entrant's cash [$]")
-    cost: float = Field(1e8, ge=0, description="entry cost an entrant's projected profit must beat [$]")
-    own_model_flop: float = Field(1e24, gt=0, description="raw training compute of an entrant's own model [FLOP]")
+    arrivals: float = Field(1.0, ge=0, le=1000, description="potential entrants per year (Poisson mean)")
+    cash: float = Field(2e10, ge=0, description="investors' cash an entrant can commit [$]")
+    cost: float = Field(1e9, ge=0, description="sunk entry cost: staff, infrastructure, go-to-market [$]")
+    adapt_cost: float = Field(1e8, ge=0, description="cost of adapting the best open-weight model [$]")
+    frontier_multiples: list[float] = Field(
+        default_factory=lambda: [0.01, 0.1, 0.3],
+        description="an entrant's own model as multiples of the frontier model's raw compute")
+    active_fraction: float = Field(0.25, gt=0, le=1, description="active fraction of an entrant's own model")
+    strategy: Strategy = Field("optimise", description="lab strategy of entrants")
+
+    @field_validator("frontier_multiples")
+    @classmethod
+    def _multiples_increasing(cls, multiples: list[float]) -> list[float]:
+        return _increasing_non_negative(multiples)
 
 
 class OpenSettings(_Section):
-    """Open-weight releases (docs/ODD.md §7.6-§7.11)."""
+    """Open-weight releases (docs/ODD.md §7.7-§7.10)."""
 
     lag: int = Field(0, ge=0, description="steps between a model's release and its weights' release")
 
 
 class IdaSettings(_Section):
-    """Inference during training: iterated distillation and amplification (docs/ODD.md §7.6-§7.11)."""
+    """Inference during training: iterated distillation and amplification (docs/ODD.md §7.7-§7.10)."""
 
     enabled: bool = Field(False, description="whether labs may spend inference compute on training data")
     exchange_rate: float = Field(0.5, ge=0, description="eOOM per OOM of (1 + C_ida / C_raw)")
@@ -235,6 +280,12 @@ class RegulatorSettings(_Section):
     delay_steps: int = Field(1, ge=0, description="release delay of a regulated model [steps]")
     capability_level: float = Field(0.5, ge=0, le=1, description="success probability that triggers regulation")
     count_ida_compute: bool = Field(True, description="count IDA inference compute as training compute")
+
+
+def _increasing_non_negative(multiples: list[float]) -> list[float]:
+    if not multiples or any(m < 0 for m in multiples) or any(b <= a for a, b in zip(multiples, multiples[1:])):
+        raise ValueError("must be a non-empty, strictly increasing list of non-negative multiples")
+    return multiples
 
 
 def task_user_counts(count: int, mix: list[float]) -> list[int]:
@@ -276,11 +327,16 @@ class Scenario(_Section):
             raise ValueError(f"users.task_mix: every task type needs at least one of the users.count = "
                              f"{self.users.count} users ('{empty[0]}' gets none)")
         for lab in self.labs.roster:
-            unknown = sorted(set(lab.k) - set(names))
-            if unknown:
-                raise ValueError(
-                    f"labs.roster.{lab.name}.k: unknown task type '{unknown[0]}' (allowed: {', '.join(names)})"
-                )
+            for field in ("k", "share"):
+                unknown = sorted(set(getattr(lab, field)) - set(names))
+                if unknown:
+                    raise ValueError(f"labs.roster.{lab.name}.{field}: unknown task type '{unknown[0]}' "
+                                     f"(allowed: {', '.join(names)})")
+        for task in names:
+            total = sum(lab.share.get(task, 0.0) for lab in self.labs.roster)
+            if total >= 1.0:
+                raise ValueError(f"labs.roster.share: the roster's shares on task type '{task}' sum to {total:.6g}; "
+                                 "they must sum to less than 1 (the rest is the outside option)")
         return self
 
     @property

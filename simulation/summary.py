@@ -1,4 +1,4 @@
-"""The run's headline numbers for ``summary.json`` (docs/ODD.md §7.13). Undefined values are None."""
+"""The run's headline numbers for ``summary.json`` (docs/outputs.md). Undefined values are None."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def build_summary(model) -> dict:
         "final_hhi": rows[-1]["hhi"] if rows else None,
         "mean_last_year_hhi": float(np.mean(hhis)) if hhis else None,
         "final_n_labs": rows[-1]["n_labs"] if rows else None,
+        "total_arrivals": int(sum(r["arrivals"] for r in rows)),
         "total_entries": int(sum(r["entries"] for r in rows)),
         "total_exits": int(sum(r["exits"] for r in rows)),
         "agi_year": agi[0]["year"] if agi else None,
@@ -81,6 +82,8 @@ def build_summary(model) -> dict:
         "mean_inference_share": (float(np.mean([r["inference_share"] for r in rows
                                                  if r["inference_share"] is not None]))
                                  if any(r["inference_share"] is not None for r in rows) else None),
+        "unconverged_steps": list(model.unconverged_steps),
+        "max_nash_residual": max((r["nash_residual"] for r in rows), default=None),
         "models": models,
         "scenario": scenario_to_dict(s),
     }

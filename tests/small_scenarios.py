@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from simulation.scenario_io import load_scenario
 
-PINNED = {"users.count": 600, "labs.br_rounds": 2, "labs.opex": 5e7, "labs.financing_multiple": 1.0,
-          "labs.exit_after": 4, "labs.model_cycle": 4, "labs.training_steps": 2, "entry.rate": 0.0,
+PINNED = {"users.count": 600, "labs.k_search_rounds": 2, "labs.opex": 5e7, "labs.financing_multiple": 1.0,
+          "labs.exit_after": 4, "labs.model_cycle": 4, "labs.training_steps": 2, "entry.arrivals": 0.0,
           "open.lag": 0, "ida.enabled": False, "regulator.policy": "none", "regulator.delay_steps": 1,
           "regulator.compliance_cost": 1e7, "users.selfhost_premium": 0.5}
 

@@ -36,7 +36,7 @@ CASES = [
     ("negative-money", ["--set", "labs.roster.Meta.cash=-1"], "'labs.roster.Meta.cash': must be >= 0"),
     ("negative-opex", ["--set", "labs.opex=-5e7"], "'labs.opex': must be >= 0"),
     ("probability-above-1", ["--set", "tasks.chat.human_success=1.5"], "must be in [0, 1] (got 1.5)"),
-    ("probability-below-0", ["--set", "entry.rate=-0.5"], "'entry.rate': must be in [0, 1]"),
+    ("negative-arrivals", ["--set", "entry.arrivals=-0.5"], "'entry.arrivals': must be in [0, 1000]"),
     ("k-grid-start", ["--set", "labs.k_grid=[2, 10, 100]"], "'labs.k_grid': must be strictly increasing and start at 1"),
     ("k-grid-order", ["--set", "labs.k_grid=[1, 100, 10]"], "must be strictly increasing and start at 1"),
     ("empty-roster-set", ["--set", "labs.roster=[]"], "'labs.roster': must list at least one lab"),

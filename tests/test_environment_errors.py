@@ -211,7 +211,7 @@ def test_binary_experiment_and_scenario_files(tmp_path, capsys, no_simulation):
     [
         ('[users]\nvalue_sigma = "0.7"\n', "'users.value_sigma': must be a number, not a string"),
         ("[users]\ncount = true\n", "'users.count': must be an integer, not true or false"),
-        ("[entry]\nrate = false\n", "'entry.rate': must be a number, not true or false"),
+        ("[entry]\narrivals = false\n", "'entry.arrivals': must be a number, not true or false"),
         ('[ida]\nenabled = "yes"\n', "'ida.enabled': must be true or false"),
         ("[users]\ncount = 2e3\n", "'users.count': must be an integer, not a float"),
     ],

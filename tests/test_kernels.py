@@ -21,7 +21,8 @@ log_uniform = st.floats(min_value=-6.0, max_value=6.0).map(lambda x: 10.0**x)
 
 @st.composite
 def markets(draw, max_users=25, max_offers=5):
-    """A random market: users with values and scales spanning 1e-6..1e6, random offers and owners."""
+    """A random market: users with values and scales spanning 1e-6..1e6, random offers, brands and owners;
+    returned as the choice kernel's arguments (gross utility, mu, switching, provider, outside, price, owner)."""
     n = draw(st.integers(1, max_users))
     m = draw(st.integers(1, max_offers))
     seed = draw(st.integers(0, 2**32 - 1))
@@ -32,17 +33,19 @@ def markets(draw, max_users=25, max_offers=5):
     switching = value * rng.uniform(0, 0.2, n)
     provider = rng.integers(-1, 3, n)
     outside = np.maximum(0.0, value * rng.uniform(-0.5, 0.9, n))
-    quality = rng.uniform(0, 1, m)
+    quality = rng.uniform(0, 1, (n, m))  # success probability of each offer for each user's own task
+    brand = rng.normal(0, 2, m)
+    gross = value[:, None] * quality + mu[:, None] * brand[None, :]
     price = scale * rng.uniform(0, 1.5, m)
     owner = rng.integers(-1, 3, m)
-    return value, mu, switching, provider, outside, quality, price, owner
+    return gross, mu, switching, provider, outside, price, owner
 
 
 @given(markets())
 @SETTINGS
 def test_choice_probabilities_match_reference(market):
     prob, logsum = kernels.choice_probabilities(*market)
-    ref_prob, ref_logsum = reference.choice_probabilities(*market)
+    ref_prob, ref_logsum = reference.choice_probabilities(market[0].tolist(), *market[1:])
     np.testing.assert_allclose(prob, np.array(ref_prob), rtol=RTOL, atol=0)
     np.testing.assert_allclose(logsum, ref_logsum, rtol=RTOL, atol=1e-300)
 
@@ -60,26 +63,28 @@ def test_shares_are_probabilities_that_sum_to_one(market):
 @SETTINGS
 def test_rival_log_sums_match_reference(market, lab):
     ours = kernels.rival_log_sums(*market, lab)
-    ref = reference.rival_log_sums(*market, lab)
+    ref = reference.rival_log_sums(market[0].tolist(), *market[1:], lab)
     np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=1e-300)
 
 
 @given(markets(max_offers=4), st.integers(1, 3))
 @SETTINGS
 def test_best_response_prices_match_reference(market, tiers):
-    value, mu, switching, provider, outside, quality, price, owner = market
+    gross, mu, switching, provider, outside, price, owner = market
     lab = 0
     rival = kernels.rival_log_sums(*market, lab)
-    rng = np.random.default_rng(int(value.size))
-    own_quality = rng.uniform(0, 1, tiers)
+    n = mu.size
+    rng = np.random.default_rng(n)
+    value = mu * 10.0 ** rng.uniform(-1, 3, n)
+    own_gross = value[:, None] * rng.uniform(0, 1, (n, tiers)) + mu[:, None] * rng.normal(0, 1, tiers)
     own_cost = float(np.median(value)) * rng.uniform(0, 0.5, tiers)
     init = own_cost * rng.uniform(0.5, 2.0, tiers)
     is_provider = provider == lab
-    prices, shares, iterations = kernels.best_response_prices(value, mu, switching, is_provider, rival,
-                                                              own_quality, own_cost, init)
+    prices, shares, iterations = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival,
+                                                              own_cost, init)
     with np.errstate(over="ignore", invalid="ignore"):  # rejected trial steps may overflow, as in the kernel
         ref_prices, ref_shares, ref_iterations = reference.best_response_prices(
-            value, mu, switching, is_provider, rival, own_quality, own_cost, init)
+            own_gross.tolist(), mu, switching, is_provider, rival, own_cost, init)
     assert iterations == ref_iterations
     assert iterations > 0  # both converged (a shared failure must not pass)
     np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
@@ -92,14 +97,30 @@ def test_best_response_prices_match_reference(market, tiers):
        st.floats(1e15, 1e20))
 @SETTINGS
 def test_marginal_costs_match_reference(raw_flop, tokens, k_grid, fpd):
-    ours = kernels.marginal_costs(np.array(raw_flop), np.array(tokens), np.array(k_grid), fpd)
-    np.testing.assert_allclose(ours, np.array(reference.marginal_costs(raw_flop, tokens, k_grid, fpd)), rtol=RTOL)
+    active = [laws.active_parameters(c, 0.25) for c in raw_flop]
+    assert active == [reference.active_parameters(c, 0.25) for c in raw_flop]
+    ours = kernels.marginal_costs(np.array(active), np.array(tokens), np.array(k_grid), fpd)
+    np.testing.assert_allclose(ours, np.array(reference.marginal_costs(active, tokens, k_grid, fpd)), rtol=RTOL)
+
+
+@given(st.integers(1, 30), st.integers(1, 6), st.integers(0, 2**32 - 1), st.floats(0.05, 3.0))
+@SETTINGS
+def test_gross_utility_matches_reference(n, m, seed, width):
+    """v_i P(E_o; d_i) + mu_i xi_o, with each user's own task difficulty (L6, D1)."""
+    rng = np.random.default_rng(seed)
+    eoom, brand = rng.uniform(20, 32, m), rng.normal(0, 3, m)
+    value = 10.0 ** rng.uniform(-4, 4, n)
+    mu, difficulty = value * rng.uniform(0.01, 1, n), rng.uniform(20, 32, n)
+    ours = kernels.gross_utility(eoom, brand, value, mu, difficulty, width)
+    ref = reference.gross_utility(eoom, brand, value, mu, difficulty, width)
+    np.testing.assert_allclose(ours, np.array(ref), rtol=RTOL, atol=1e-300)
 
 
 @given(st.floats(1e18, 1e30), st.floats(0.01, 100), st.floats(20, 30), st.floats(0, 1),
        st.floats(1, 1e6), st.floats(0, 2), st.floats(0.05, 10), st.floats(15, 35), st.floats(0.05, 3))
 @SETTINGS
 def test_scalar_laws_match_reference(raw, algo, wall, rho, k, alpha, kappa, difficulty, width):
+    wall = wall - 2.0  # the wall is in log10 raw FLOP (18-28)
     assert math.isclose(laws.pretraining_eoom(raw, algo, wall, rho), reference.pretraining_eoom(raw, algo, wall, rho),
                         rel_tol=RTOL)
     assert math.isclose(laws.inference_gain(k, alpha, kappa), reference.inference_gain(k, alpha, kappa),
@@ -122,8 +143,9 @@ def test_sample_providers_matches_reference():
 def test_extreme_scales_stay_finite():
     value = np.array([1e-6, 1.0, 1e6])
     mu = np.array([1e-6, 1e6, 1e-6]) * 1e-0
-    prob, logsum = kernels.choice_probabilities(value, mu, np.zeros(3), np.full(3, -1), np.zeros(3),
-                                                np.array([0.9, 0.1]), np.array([1e-7, 1e5]), np.array([0, 1]))
+    gross = value[:, None] * np.array([0.9, 0.1])[None, :]
+    prob, logsum = kernels.choice_probabilities(gross, mu, np.zeros(3), np.full(3, -1), np.zeros(3),
+                                                np.array([1e-7, 1e5]), np.array([0, 1]))
     assert np.all(np.isfinite(prob)) and np.all(np.isfinite(logsum))
     np.testing.assert_allclose(prob.sum(axis=1), 1.0, atol=1e-12)
 
@@ -134,8 +156,9 @@ def test_single_offer_homogeneous_markup_closed_form(share_of_outside):
     n = 50
     value, mu = np.full(n, 20.0), np.full(n, 4.0)
     rival = np.full(n, math.log(share_of_outside * 10))
-    prices, shares, iterations = kernels.best_response_prices(value, mu, np.zeros(n), np.zeros(n, bool), rival,
-                                                              np.array([0.6]), np.array([3.0]), np.array([0.0]))
+    prices, shares, iterations = kernels.best_response_prices((value * 0.6)[:, None], mu, np.zeros(n),
+                                                              np.zeros(n, bool), rival, np.array([3.0]),
+                                                              np.array([0.0]))
     assert iterations > 0
     assert math.isclose(prices[0] - 3.0, 4.0 / (1.0 - shares[0]), rel_tol=1e-10)
 
@@ -146,8 +169,8 @@ def test_multi_offer_homogeneous_markups_equal_mu_over_one_minus_lab_share():
     value, mu = np.full(n, 10.0), np.full(n, 1.5)
     rival = np.full(n, 2.0)
     prices, shares, iterations = kernels.best_response_prices(
-        value, mu, np.zeros(n), np.zeros(n, bool), rival, np.array([0.3, 0.6, 0.8]), np.array([0.5, 1.0, 2.5]),
-        np.array([1.0, 2.0, 3.0]))
+        value[:, None] * np.array([0.3, 0.6, 0.8])[None, :], mu, np.zeros(n), np.zeros(n, bool), rival,
+        np.array([0.5, 1.0, 2.5]), np.array([1.0, 2.0, 3.0]))
     assert iterations > 0
     markups = prices - np.array([0.5, 1.0, 2.5])
     np.testing.assert_allclose(markups, 1.5 / (1.0 - shares.sum()), rtol=1e-10)
@@ -161,8 +184,8 @@ def test_best_response_is_a_profit_maximum():
     mu = 0.2 * value
     rival = rng.normal(0, 1, n)
     quality, cost = np.array([0.7]), np.array([2.0])
-    prices, _, _ = kernels.best_response_prices(value, mu, np.zeros(n), np.zeros(n, bool), rival, quality, cost,
-                                                np.array([0.0]))
+    prices, _, _ = kernels.best_response_prices((value * quality[0])[:, None], mu, np.zeros(n), np.zeros(n, bool),
+                                                rival, cost, np.array([0.0]))
 
     def profit(p):
         z = (value * quality[0] - p) / mu
@@ -178,10 +201,11 @@ def test_price_solver_converges_where_profit_is_not_concave():
     first-order condition's slope is positive at the warm start: the bracketed Newton solver must still
     converge, to a local profit maximum (F changes sign from + to -)."""
     data = np.load(Path(__file__).parent / "data" / "nonconcave_price.npz")
-    args = [data[k] for k in ("value", "mu", "switching", "is_provider", "rival", "quality", "cost", "price_init")]
+    value, mu, switching, is_provider, rival, quality, cost, price_init = (
+        data[k] for k in ("value", "mu", "switching", "is_provider", "rival", "quality", "cost", "price_init"))
+    args = [(value * quality[0])[:, None], mu, switching, is_provider, rival, cost, price_init]
     prices, shares, iterations = kernels.best_response_prices(*args)
     assert 0 < iterations < 50
-    value, mu, switching, is_provider, rival, quality, cost, _ = args
 
     def profit(p):
         z = (value * quality[0] - p + np.where(is_provider, switching, 0.0)) / mu
@@ -212,7 +236,7 @@ def test_single_offer_best_response_is_global_across_two_peaks(start):
 
     grid = np.geomspace(1e-3, 100.0, 200_001)
     best_on_grid = max(profit(m) for m in grid[::10])
-    prices, _, iterations = kernels.best_response_prices(value, mu, np.zeros(n), np.zeros(n, bool), rival, quality,
-                                                         cost, cost + start)
+    prices, _, iterations = kernels.best_response_prices((value * quality[0])[:, None], mu, np.zeros(n),
+                                                         np.zeros(n, bool), rival, cost, cost + start)
     assert iterations > 0
     assert profit(prices[0] - cost[0]) >= best_on_grid * (1 - 1e-9)

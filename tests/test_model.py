@@ -90,15 +90,18 @@ def test_ord_arithmetic():
     slope = (laws.inference_gain(10 ** 1e-6, 0.7, 3.0) - 0.0) / 1e-6
     assert math.isclose(slope, 0.7, rel_tol=1e-5)
     assert laws.inference_gain(1e6, 0.7, 3.0) < 0.7 * 3.0  # saturates below alpha * kappa
-    copies = laws.served_copies(1e18, 1e25, 1.0, 50.0)
-    assert math.isclose(laws.served_copies(1e18, 1e25, 100.0, 50.0), copies / 100, rel_tol=1e-12)
+    active = laws.active_parameters(1e25, 0.25)
+    copies = laws.served_copies(1e18, active, 1.0, 50.0)
+    assert math.isclose(laws.served_copies(1e18, active, 100.0, 50.0), copies / 100, rel_tol=1e-12)
 
 
 def test_data_wall_and_costs():
     assert laws.pretraining_eoom(1e26, 1.0, 26.5, 0.3) == pytest.approx(26.0)
     assert laws.pretraining_eoom(1e28, 1.0, 26.5, 0.3) == pytest.approx(26.5 + 0.3 * 1.5)
-    n = math.sqrt(1.2e25 / 120)
-    assert laws.marginal_cost_per_task(1.2e25, 1e3, 10.0, 2e17) == pytest.approx(2 * n * 1e3 * 10 / 2e17, rel=1e-12)
+    assert laws.pretraining_eoom(1e28, 100.0, 26.5, 0.3) == pytest.approx(2.0 + 26.5 + 0.3 * 1.5)  # A untaxed
+    n = 0.25 * math.sqrt(1.2e25 / 120)
+    assert laws.active_parameters(1.2e25, 0.25) == pytest.approx(n, rel=1e-12)
+    assert laws.marginal_cost_per_task(n, 1e3, 10.0, 2e17) == pytest.approx(2 * n * 1e3 * 10 / 2e17, rel=1e-12)
     assert laws.success_probability(26.0, 26.0, 0.7) == 0.5
 
 
@@ -130,5 +133,5 @@ def test_run_writes_every_output(static_run):
     for file in ("timeseries.parquet", "labs.parquet", "summary.json", "overview.png"):
         assert (static_run / file).stat().st_size > 0
     summary = json.loads((static_run / "summary.json").read_text())
-    assert summary["scenario"]["labs"]["br_rounds"] == 50
+    assert summary["scenario"]["labs"]["br_max_rounds"] == 200
     assert len(summary["scenario_hash"]) == 64

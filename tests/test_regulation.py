@@ -53,7 +53,7 @@ BIG_AND_SMALL = [
 def threshold_run(policy: str):
     """A lab over the training line and one under it; neither can train past its own size."""
     s = scenario(BIG_AND_SMALL, regulator__policy=policy, regulator__threshold_flop=1e25,
-                 labs__training_multiples=[0.0, 1.0])
+                 labs__training_multiples=[0.0, 1.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=6)
 
 
@@ -63,7 +63,7 @@ def delay_run(delay: int):
     s = scenario([dict(name="Trainer", training_flop=5e24, cash=1e11, strategy="pretrain_heavy")],
                  regulator__policy="training_threshold", regulator__threshold_flop=1e25,
                  regulator__delay_steps=delay, regulator__compliance_cost=1.234e8,
-                 labs__training_multiples=[0.0, 10.0])
+                 labs__training_multiples=[0.0, 10.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=9)
 
 
@@ -74,7 +74,7 @@ def ida_run(count_ida: bool):
                        trained_year=2024.0)],
                  regulator__policy="training_threshold", regulator__threshold_flop=1e25,
                  regulator__count_ida_compute=count_ida, ida__enabled=True, ida__multiples=[10.0],
-                 labs__training_multiples=[0.0, 1.0])
+                 labs__training_multiples=[0.0, 1.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=4)
 
 
@@ -86,7 +86,7 @@ def indexed_run(index: bool):
                        trained_year=2024.0)],
                  regulator__policy="training_threshold", regulator__threshold_flop=1e25,
                  regulator__index_to_algorithmic_progress=index, compute__algo_growth=16.0,
-                 labs__training_multiples=[0.0, 1.0])
+                 labs__training_multiples=[0.0, 1.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=8)
 
 
@@ -95,7 +95,7 @@ def training_power_run():
     """Two labs of different sizes that train in both cycles; no regulation, so no delays."""
     s = scenario([dict(name="Large", training_flop=2e25, cash=1e12, strategy="pretrain_heavy"),
                   dict(name="Little", training_flop=3e24, cash=1e12, strategy="pretrain_heavy")],
-                 labs__training_multiples=[0.0, 10.0, 30.0])
+                 labs__training_multiples=[0.0, 10.0, 30.0], labs__frontier_multiples=[0.0])
     return s, simulate(s, steps=7)
 
 
@@ -148,7 +148,7 @@ def test_effective_threshold_leaves_no_evasion():
 
 @pytest.mark.parametrize("name", POLICY_FILES)
 def test_policy_scenarios_regulated_share_in_unit_interval(name):
-    s = load_scenario(ROOT / "scenarios" / f"{name}.toml", {"users.count": 600, "labs.br_rounds": 2})
+    s = load_scenario(ROOT / "scenarios" / f"{name}.toml", {"users.count": 600, "labs.k_search_rounds": 2})
     assert s.regulator.policy != "none"
     result = simulate(s, steps=3)
     ts = result.timeseries.to_pandas()
@@ -263,10 +263,11 @@ def test_indexing_changes_the_judgement_on_effective_training_compute():
 
 def test_hundred_times_inference_gives_a_hundredth_of_the_copies():
     for raw in (1e24, 5e25, 3e27):
-        base = laws.served_copies(1e18, raw, 3.0, 50.0)
-        assert laws.served_copies(1e18, raw, 300.0, 50.0) == pytest.approx(base / 100.0, rel=1e-12)
-        # by hand: fleet FLOP/s over 2 N k tokens/s
-        assert base == pytest.approx(1e18 / (2.0 * math.sqrt(raw / 120.0) * 3.0 * 50.0), rel=1e-12)
+        active = laws.active_parameters(raw, 0.25)
+        base = laws.served_copies(1e18, active, 3.0, 50.0)
+        assert laws.served_copies(1e18, active, 300.0, 50.0) == pytest.approx(base / 100.0, rel=1e-12)
+        # by hand: fleet FLOP/s over 2 N_active k tokens/s
+        assert base == pytest.approx(1e18 / (2.0 * 0.25 * math.sqrt(raw / 120.0) * 3.0 * 50.0), rel=1e-12)
 
 
 def test_frontier_copies_follow_the_frontier_labs_fleet_and_k():
@@ -284,7 +285,8 @@ def test_frontier_copies_follow_the_frontier_labs_fleet_and_k():
         raw = lead.training_flop
         # the training cluster's FLOP/s, delivered at inference utilisation and precision
         fleet = raw / seconds * c.inference_utilisation / c.training_utilisation * c.precision_factor
-        expected = fleet / (2.0 * math.sqrt(raw / 120.0) * k_bar * c.copy_tokens_per_second)
+        active = 0.25 * math.sqrt(raw / 120.0)  # the roster's default active fraction (L7b)
+        expected = fleet / (2.0 * active * k_bar * c.copy_tokens_per_second)
         assert row.frontier_copies == pytest.approx(expected, rel=1e-12)
     assert ts.frontier_copies.nunique() > 1  # k moves, and the copies with it
 
@@ -324,8 +326,9 @@ def test_inference_energy_is_served_flop_over_inference_flop_per_joule():
     tokens = {t.name: t.tokens for t in s.tasks}
     for _, row in ts.iterrows():
         rows = labs[labs.step == row.step]
-        flop = sum(r.quantity * 2.0 * math.sqrt(r.training_flop / 120.0) * tokens[r.task] * r.k
-                   for r in rows.itertuples())
+        variant = {"full": 1.0, "distilled": s.labs.distill_ratio}
+        flop = sum(r.quantity * 2.0 * 0.25 * math.sqrt(r.training_flop / 120.0) * variant[r.variant] * tokens[r.task]
+                   * r.k for r in rows.itertuples())
         c = s.compute
         fpj = c.flop_per_joule * c.energy_growth ** (row.step * s.time.step_years)
         inference_fpj = fpj * c.inference_utilisation / c.training_utilisation * c.precision_factor

@@ -202,7 +202,7 @@ def test_design_over_the_limit_is_refused_at_once(tmp_path, capsys):
     factors = "\n".join(
         f'"{key}" = [{levels}]'
         for key in ("users.switching_cost", "users.value_sigma", "users.logit_scale", "users.selfhost_premium",
-                    "entry.rate", "entry.cash", "entry.cost")
+                    "entry.arrivals", "entry.cash", "entry.cost")
     )
     exp = write_experiment(tmp_path, f"root_seed = 1\nreplications = 5\n[factors]\n{factors}\n")
     start = time.perf_counter()

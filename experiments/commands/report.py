@@ -4,10 +4,9 @@
 
 DIR is a results root (one sweep folder per experiment) or a single sweep folder, of the research
 questions or of any experiment file. Nothing is simulated. The page (default DIR/report.html) embeds
-its figures as PNG; its tables are also written as CSV and LaTeX into tables/ beside it. Its folder is
-checked before anything is drawn, a second report into the same file is refused while the first runs,
-and the page is written to a temporary name and renamed, so the previous page stays intact until the
-new one is complete.
+its figures as PNG; its tables are also written as CSV and LaTeX into tables/ beside it. Its folder is checked before anything
+is drawn, a second report into the same file is refused while the first runs, and the page is written
+to a temporary name and renamed, so the previous page stays intact until the new one is complete.
 """
 
 from __future__ import annotations

@@ -157,6 +157,11 @@ def run_command(args: argparse.Namespace) -> int:
         if lines:
             print(f"summary ({name}, seed {result.seed}, {n_steps} steps):")
             print("\n".join(lines))
+    unconverged = (result.summary or {}).get("unconverged_steps") or []
+    if unconverged:
+        print(f"aimarket: warning: prices did not reach labs.br_tolerance = {scenario.labs.br_tolerance:g} at "
+              f"{len(unconverged)} step(s): {', '.join(map(str, unconverged[:10]))}"
+              f"{' ...' if len(unconverged) > 10 else ''} (nash_residual in timeseries.parquet)", file=sys.stderr)
     print(f"outputs in {out_dir}/:")
     for key, path in (paths or {}).items():
         print(f"  {key:<12} {path}")

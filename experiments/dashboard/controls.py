@@ -5,10 +5,9 @@ Each row of :data:`CONTROLS` is one input of the page: the dotted scenario key i
 gives one input per task type of the scenario. ``scale = "log10"`` shows the exponent of the value
 (the slider moves in orders of magnitude; the scenario receives ``10 ** exponent``).
 
-When the economics rewrite renames or adds a field, change its row here and nothing else; the test
+When a scenario field is renamed or added, change its row here and nothing else; the test
 ``tests/test_dashboard.py::test_every_control_is_a_scenario_field`` names a row whose key no longer
-exists. :data:`FIELDS_AWAITING_THE_SCHEMA` holds the rows of fields announced but not yet in the
-schema; move a row into :data:`CONTROLS` once its key validates.
+exists.
 """
 
 from __future__ import annotations
@@ -49,22 +48,16 @@ class Control:
 CONTROLS: tuple[Control, ...] = (
     Control("tasks.{task}.alpha", "α {task} (eOOM/OOM)", "float", 0.0, 1.5, 0.05),
     Control("tasks.{task}.kappa", "κ {task} (OOM)", "float", 0.1, 8.0, 0.1),
-    Control("capability.data_wall_eoom", "data wall (eOOM)", "float", 24.0, 30.0, 0.1),
+    Control("capability.data_wall_raw_flop", "data wall (log10 raw FLOP)", "float", 24.0, 32.0, 0.1),
     Control("users.logit_scale", "logit scale (1/$)", "float", 0.02, 1.0, 0.02),
     Control("regulator.policy", "regulator policy", "choice"),
     Control("regulator.threshold_flop", "threshold (log10 FLOP)", "float", 23.0, 28.0, 0.25, "log10"),
     Control("ida.enabled", "IDA (inference compute in training)", "flag"),
-    Control("entry.rate", "entry arrivals (per step)", "float", 0.0, 1.0, 0.05),
+    Control("entry.arrivals", "potential entrants per year", "float", 0.0, 20.0, 0.5),
     Control("demand.market_scale", "market scale (log10 x)", "float", -2.0, 2.0, 0.1, "log10"),
     Control("users.count", "sampled users", "int", 200, 20000, 100),
 )
 
-#: Fields of the economics rewrite that are not in the schema yet. Each replaces a row of CONTROLS:
-#: when the schema has it, put this row in CONTROLS in place of the row with the old key.
-FIELDS_AWAITING_THE_SCHEMA: tuple[Control, ...] = (
-    Control("entry.arrivals", "entry arrivals (expected entrants per step)", "float", 0.0, 2.0, 0.05),
-    Control("capability.data_wall_raw_flop", "data wall (log10 raw FLOP)", "float", 24.0, 30.0, 0.1, "log10"),
-)
 # fmt: on
 
 
