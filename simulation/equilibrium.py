@@ -27,6 +27,9 @@ from simulation.errors import SimulationError
 BRAND_TOLERANCE = 1e-12  # largest |log s_model - log s_observed| of the brand inversion
 BRAND_OUTER_ROUNDS = 300  # steps of the equilibrium inversion
 BRAND_NEWTON_STEPS = 100
+ALTERNATION_ROUNDS = 400  # inversion-then-repricing iterations at most before Broyden's method takes over
+ALTERNATION_PATIENCE = 8  # accelerated iterations without a new smallest share gap before Broyden takes over
+ANDERSON_DEPTH = 4  # past iterates combined by the Anderson acceleration
 
 
 def _price_change(old, new) -> float:
@@ -45,13 +48,15 @@ def check_offer(model, lab, market, candidate) -> None:
             raise SimulationError(f"{where}: non-finite {field} {values}")
 
 
-def best_response_rounds(model, search_rounds: int | None = None) -> tuple[int, float]:
-    """Best-response rounds to the tolerance (E1); returns (rounds, Nash residual)."""
+def best_response_rounds(model, search_rounds: int | None = None, max_rounds: int | None = None) -> tuple[int, float]:
+    """Best-response rounds to the tolerance (E1), at most ``max_rounds`` (default ``labs.br_max_rounds``);
+    returns (rounds, Nash residual)."""
     cfg = model.config.labs
+    max_rounds = cfg.br_max_rounds if max_rounds is None else max_rounds
     search_rounds = cfg.k_search_rounds if search_rounds is None else search_rounds
-    search_rounds = min(search_rounds, cfg.br_max_rounds - 1)  # the last round reprices: a finite residual
+    search_rounds = min(search_rounds, max_rounds - 1)  # the last round reprices: a finite residual
     residual = math.inf
-    for r in range(cfg.br_max_rounds):
+    for r in range(max_rounds):
         residual = 0.0
         for lab in model.labs:
             for index, market in enumerate(model.markets):
@@ -63,7 +68,7 @@ def best_response_rounds(model, search_rounds: int | None = None) -> tuple[int, 
                 lab.offers[index] = candidate
         if residual <= cfg.br_tolerance:
             return r + 1, residual
-    return cfg.br_max_rounds, residual
+    return max_rounds, residual
 
 
 def lab_shares(market, lab_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -109,6 +114,20 @@ def invert_shares(market, observed: dict[int, float]) -> None:
         brand, shares, per_user, gap = trial, trial_shares, trial_per_user, trial_gap
 
 
+def _anderson(xs: np.ndarray, gs: np.ndarray) -> np.ndarray:
+    """Anderson-accelerated next iterate of the fixed point x = G(x) from past iterates ``xs`` and their
+    images ``gs`` (rows, oldest first): ``G(x_k) - dG gamma`` with ``gamma`` the least-squares fit of the
+    latest residual ``f_k = G(x_k) - x_k`` by the residual differences ``dF`` (type II, Walker and Ni 2011)."""
+    residuals = gs - xs
+    if len(xs) < 2:
+        return gs[-1]
+    d_res = np.diff(residuals, axis=0).T
+    d_img = np.diff(gs, axis=0).T
+    gamma, *_ = np.linalg.lstsq(d_res, residuals[-1], rcond=None)
+    nxt = gs[-1] - d_img @ gamma
+    return nxt if np.all(np.isfinite(nxt)) else gs[-1]
+
+
 def _unreachable(model, pairs, gap) -> SimulationError:
     """The error for observed shares that no brand terms reach in equilibrium, naming the worst lab and task."""
     worst = int(np.nanargmax(np.abs(np.where(np.isfinite(gap), gap, np.inf))))
@@ -126,8 +145,10 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
     |log gap|); ``observed[task][lab_id]`` are the shares (E2).
 
     First the shares are inverted at the no-brand equilibrium prices and labs choose their products
-    against those brands (one equilibrium with the product search). Then ``gap(xi) = log s_obs -
-    log s_eq(xi) = 0`` is solved, where every evaluation reprices to the price equilibrium: by Broyden's
+    against those brands (one equilibrium with the product search). Then inversion at the current prices
+    and one repricing round alternate until both the share gap and the Nash residual are within their
+    tolerances. If the alternation stalls, ``gap(xi) = log s_obs - log s_eq(xi) = 0`` is solved, where
+    every evaluation reprices to the price equilibrium: by Broyden's
     method from the Jacobian at fixed prices, with the BLP contraction step ``xi <- xi + gap(xi)`` wherever
     Broyden's step does not shrink the gap (price responses damp the share response, so the contraction
     still converges, slowly, near a share the equilibrium can only just reach).
@@ -139,23 +160,59 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
     rounds, residual = best_response_rounds(model)
     pairs = [(i, lab) for i in tasks for lab in sorted(observed[i])]
     target = np.log([observed[i][lab] for i, lab in pairs])
+
+    def current_gap() -> np.ndarray:
+        return target - np.concatenate([np.log(lab_shares(model.markets[i], sorted(observed[i]))[0]) for i in tasks])
+
+    def brands() -> np.ndarray:
+        return np.array([model.markets[i].brand_of(lab) for i, lab in pairs])
+
+    def set_brands(x: np.ndarray) -> None:
+        for i in tasks:
+            market = model.markets[i]
+            market.set_brand({**market.brand, **{lab: float(v) for (j, lab), v in zip(pairs, x, strict=True) if j == i}})
+
+    # Alternating phase: the map G(xi) = "inversion at the prices after one repricing round at xi" has the
+    # solution as its fixed point and costs one round per evaluation (Broyden's method below costs a whole
+    # equilibrium per evaluation). Alone it converges slowly (the price response damps each inversion's
+    # effect on the shares), so its iterates are combined by Anderson acceleration (Walker and Ni 2011).
+    # Broyden's method takes over if the gap stops shrinking.
+    x = brands()
+    xs, gs = [], []
+    best, stalled = math.inf, 0
+    for _ in range(ALTERNATION_ROUNDS):
+        gap = current_gap()
+        size = float(np.max(np.abs(gap)))
+        if size <= tolerance and residual <= model.config.labs.br_tolerance:
+            return rounds, residual
+        stalled = 0 if size < best else stalled + 1
+        best = min(best, size)
+        if stalled >= ALTERNATION_PATIENCE or not np.isfinite(size):
+            break
+        for i in tasks:
+            invert_shares(model.markets[i], observed[i])
+        g = brands()
+        xs.append(x)
+        gs.append(g)
+        del xs[:-ANDERSON_DEPTH - 1], gs[:-ANDERSON_DEPTH - 1]
+        x = _anderson(np.array(xs), np.array(gs))
+        set_brands(x)
+        rounds, residual = best_response_rounds(model, search_rounds=0, max_rounds=1)
+    rounds, residual = best_response_rounds(model, search_rounds=0)
     state = {"rounds": rounds, "residual": residual}
 
     def gap_at(x: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(x)):
             raise _unreachable(model, pairs, gap)
-        for i in tasks:
-            market = model.markets[i]
-            market.set_brand({**market.brand, **{lab: float(v) for (j, lab), v in zip(pairs, x, strict=True) if j == i}})
+        set_brands(x)
         state["rounds"], state["residual"] = best_response_rounds(model, search_rounds=0)
-        logs = np.concatenate([np.log(lab_shares(model.markets[i], sorted(observed[i]))[0]) for i in tasks])
-        return target - logs
+        return current_gap()
 
     def converged(gap: np.ndarray) -> bool:
         return float(np.max(np.abs(gap))) <= tolerance and state["residual"] <= model.config.labs.br_tolerance
 
-    x = np.array([model.markets[i].brand_of(lab) for i, lab in pairs])
-    gap = target - np.concatenate([np.log(lab_shares(model.markets[i], sorted(observed[i]))[0]) for i in tasks])
+    x = brands()
+    gap = current_gap()
     # Broyden's method on gap(xi) = 0 from the Jacobian at fixed prices; where its step does not shrink
     # the gap, the contraction step xi + gap is taken (it always is a descent step for this map).
     jac = np.zeros((len(pairs), len(pairs)))
