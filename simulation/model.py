@@ -179,8 +179,9 @@ class MarketModel(mesa.Model):
         self.step_index += 1
 
     def _equilibrium(self) -> None:
-        observed = self.observed_shares()
-        if self.step_index == 0 and any(observed):
+        # the brand terms are solved at step 0 only (later, roster labs may have exited)
+        observed = self.observed_shares() if self.step_index == 0 else []
+        if any(observed):
             # shares can match only as closely as the prices are solved
             tolerance = max(SHARE_TOLERANCE, self.config.labs.br_tolerance)
             self.br_rounds, self.nash_residual = solve_brand(self, observed, tolerance)
