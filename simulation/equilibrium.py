@@ -29,6 +29,9 @@ BRAND_OUTER_ROUNDS = 300  # steps of the equilibrium inversion
 BRAND_NEWTON_STEPS = 100
 ALTERNATION_ROUNDS = 400  # inversion-then-repricing iterations at most before Broyden's method takes over
 ALTERNATION_PATIENCE = 8  # accelerated iterations without a new smallest share gap before Broyden takes over
+BROYDEN_PATIENCE = 15  # Broyden steps without shrinking the gap by BROYDEN_PROGRESS after which E2 is unreachable
+BROYDEN_PROGRESS = 0.01
+BRAND_LIMIT = 60.0  # |xi| [logit units] beyond which a share counts as unreachable (exp(60) ~ 1e26)
 ANDERSON_DEPTH = 4  # past iterates combined by the Anderson acceleration
 
 
@@ -223,9 +226,15 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
         jac[start:start + size, start:start + size] = -(np.diag(shares) - per_user.T @ per_user / per_user.shape[0]) \
             / shares[:, None]
         start += size
+    best, stalled = float(np.linalg.norm(gap)), 0
     for _ in range(BRAND_OUTER_ROUNDS):
         if converged(gap):
             return state["rounds"], state["residual"]
+        size = float(np.linalg.norm(gap))
+        stalled = 0 if size < (1.0 - BROYDEN_PROGRESS) * best else stalled + 1
+        best = min(best, size)
+        if stalled >= BROYDEN_PATIENCE or float(np.max(np.abs(x))) > BRAND_LIMIT:
+            break  # a share the equilibrium cannot reach: the gap no longer shrinks, or the brand diverges
         try:
             step = -np.linalg.solve(jac, gap)
         except np.linalg.LinAlgError:
