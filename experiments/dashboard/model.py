@@ -5,8 +5,10 @@ series the page plots, collected by Mesa's DataCollector after every step.
 scenario keys in widget units, see :mod:`experiments.dashboard.controls`) and ``scenario_path``.
 It builds the scenario with :func:`simulation.scenario_io.load_scenario` and steps a
 :class:`simulation.model.MarketModel` with the scenario's seed, so its numbers are exactly those of
-``aimarket run`` with the same ``--set`` options. A scenario the inputs make invalid does not raise:
-the page shows :attr:`DashboardModel.error` and the model does not step.
+``aimarket run`` with the same ``--set`` options. The model is built with step 0 done (the 2025
+market, brand terms solved, docs/ODD.md §7.4), so the page opens on it and each Step adds a quarter.
+A scenario the inputs make invalid does not raise: the page shows :attr:`DashboardModel.error` and the
+model does not step.
 """
 
 from __future__ import annotations
@@ -82,7 +84,10 @@ class DashboardModel(mesa.Model):
             from simulation.model import MarketModel
 
             self.market = MarketModel(scenario, seed=scenario.run.seed)
-        self.running = self.market is not None
+            # The page opens on step 0, the 2025 market whose brand terms are solved so that its shares are
+            # the observed ones (docs/ODD.md §7.4): the heaviest step, so it is paid at Reset, not at Step.
+            self.step()
+        self.running = self.market is not None and self.steps_done < self.config.run.steps
 
     @property
     def steps_done(self) -> int:
