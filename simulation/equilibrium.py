@@ -25,11 +25,11 @@ import numpy as np
 from simulation.errors import SimulationError
 
 BRAND_TOLERANCE = 1e-12  # largest |log s_model - log s_observed| of the brand inversion
-BRAND_OUTER_ROUNDS = 300  # steps of the equilibrium inversion
+BRAND_OUTER_ROUNDS = 60  # steps of the equilibrium inversion (Broyden), at most
 BRAND_NEWTON_STEPS = 100
 ALTERNATION_ROUNDS = 400  # inversion-then-repricing iterations at most before Broyden's method takes over
 ALTERNATION_PATIENCE = 8  # accelerated iterations without a new smallest share gap before Broyden takes over
-BROYDEN_PATIENCE = 15  # Broyden steps without shrinking the gap by BROYDEN_PROGRESS after which E2 is unreachable
+BROYDEN_PATIENCE = 8  # Broyden steps without shrinking the gap by BROYDEN_PROGRESS after which E2 is unreachable
 BROYDEN_PROGRESS = 0.01
 BRAND_LIMIT = 60.0  # |xi| [logit units] beyond which a share counts as unreachable (exp(60) ~ 1e26)
 ANDERSON_DEPTH = 4  # past iterates combined by the Anderson acceleration
@@ -111,7 +111,8 @@ def invert_shares(market, observed: dict[int, float]) -> None:
             trial = {**brand, **{lab: brand.get(lab, 0.0) + float(d) for lab, d in zip(labs, trial_step, strict=True)}}
             market.set_brand(trial)
             trial_shares, trial_per_user = lab_shares(market, labs)
-            trial_gap = target - np.log(trial_shares)
+            with np.errstate(divide="ignore"):  # a share of 0 gives an infinite gap, refused below
+                trial_gap = target - np.log(trial_shares)
             if np.all(np.isfinite(trial_gap)) and np.linalg.norm(trial_gap) < np.linalg.norm(gap):
                 break
         brand, shares, per_user, gap = trial, trial_shares, trial_per_user, trial_gap
@@ -165,7 +166,9 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
     target = np.log([observed[i][lab] for i, lab in pairs])
 
     def current_gap() -> np.ndarray:
-        return target - np.concatenate([np.log(lab_shares(model.markets[i], sorted(observed[i]))[0]) for i in tasks])
+        with np.errstate(divide="ignore"):  # a share of 0 gives an infinite gap: unreachable, named below
+            return target - np.concatenate([np.log(lab_shares(model.markets[i], sorted(observed[i]))[0])
+                                            for i in tasks])
 
     def brands() -> np.ndarray:
         return np.array([model.markets[i].brand_of(lab) for i, lab in pairs])
