@@ -249,7 +249,7 @@ class MarketModel(mesa.Model):
             k_max = latency_limit(task, s.compute.copy_tokens_per_second)
             brand = {lab.lab_id: lab.brand.get(index, 0.0) * decay for lab in self.labs}
             market = TaskMarket(task, self.users.of_task(index), float(self.trends.tasks_per_step[index]),
-                                self.trends.inference_fpd, s.labs.price_tolerance, s.labs.price_iterations, k_max,
+                                self.trends.serving_fpd, s.labs.price_tolerance, s.labs.price_iterations, k_max,
                                 brand, s.labs.opex_revenue_share)
             rows = []
             for lab in self.labs:  # offers repriced at this step's costs and the lab's deployed model

@@ -47,6 +47,10 @@ class ComputeSettings(_Section):
     hardware_growth: float = Field(1.35, gt=0, description="price-performance growth [x per year]")
     training_utilisation: float = Field(0.40, gt=0, le=1, description="utilisation of training [0-1]")
     inference_utilisation: float = Field(0.15, gt=0, le=1, description="utilisation of inference [0-1]")
+    paid_compute_share: float = Field(
+        1.0, gt=0, le=1, description="share of served inference compute that paid tasks use; the rest (free tier, "
+        "idle capacity) is a cost of the paid tasks [0-1]"
+    )
     precision_factor: float = Field(
         1.0, ge=1, le=2, description="inference throughput factor of low precision (BF16 1, FP8 up to 2)"
     )

@@ -14,7 +14,8 @@ from simulation.scenario import Scenario
 class Trends:
     """Exogenous quantities at one step.
 
-    years: time since step 0 [years]; training_fpd / inference_fpd: FLOP per USD (L1, L2);
+    years: time since step 0 [years]; training_fpd / inference_fpd: FLOP per USD (L1, L2); serving_fpd:
+    inference FLOP per USD of paid tasks, inference_fpd x compute.paid_compute_share (L2b, the cost law);
     algo_eff: algorithmic efficiency A(t) (L3); flop_per_joule: energy efficiency of training
     [FLOP/J]; inference_flop_per_joule: the same at inference utilisation and precision (L2's ratio);
     tasks_per_step: per task type, tasks demanded this step [tasks].
@@ -25,6 +26,7 @@ class Trends:
     years: float
     training_fpd: float
     inference_fpd: float
+    serving_fpd: float
     algo_eff: float
     flop_per_joule: float
     inference_flop_per_joule: float
@@ -43,6 +45,8 @@ def trends_at(scenario: Scenario, step: int) -> Trends:
         training_fpd=training_fpd,
         inference_fpd=laws.at_inference(training_fpd, c.inference_utilisation, c.training_utilisation,
                                         c.precision_factor),
+        serving_fpd=laws.at_inference(training_fpd, c.inference_utilisation, c.training_utilisation,
+                                      c.precision_factor) * c.paid_compute_share,
         algo_eff=laws.algorithmic_efficiency(years, c.algo_growth),
         flop_per_joule=c.flop_per_joule * c.energy_growth**years,
         inference_flop_per_joule=laws.at_inference(c.flop_per_joule * c.energy_growth**years,
