@@ -27,7 +27,7 @@ replications = 2
 steps = 3
 [factors]
 "users.switching_cost" = [0.0, 0.1]
-"users.value_sigma" = [0.5, 1.5]
+"users.value_sigma" = [0.1, 0.4]
 """
 
 
@@ -51,18 +51,18 @@ def failing_simulate(scenario, *, seed=None, steps=None, progress=None):
 
 
 def crashing_once_simulate(scenario, *, seed=None, steps=None, progress=None):
-    """Kills its worker process the first time it runs a value_sigma 1.5 point (a marker file
+    """Kills its worker process the first time it runs a value_sigma 0.4 point (a marker file
     named by AIMARKET_TEST_MARKER records that it did)."""
     marker = Path(os.environ["AIMARKET_TEST_MARKER"])
-    if scenario.users.value_sigma == 1.5 and not marker.exists():
+    if scenario.users.value_sigma == 0.4 and not marker.exists():
         marker.write_text("crashed")
         os._exit(9)
     return simulate(scenario, seed=seed, steps=steps, progress=progress)
 
 
 def crashing_always_simulate(scenario, *, seed=None, steps=None, progress=None):
-    """Kills its worker process on every run of point switching_cost 0.1, value_sigma 1.5."""
-    if scenario.users.value_sigma == 1.5 and scenario.users.switching_cost == 0.1:
+    """Kills its worker process on every run of point switching_cost 0.1, value_sigma 0.4."""
+    if scenario.users.value_sigma == 0.4 and scenario.users.switching_cost == 0.1:
         os._exit(9)
     return simulate(scenario, seed=seed, steps=steps, progress=progress)
 

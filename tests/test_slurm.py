@@ -28,7 +28,7 @@ replications = 4
 steps = 40
 [factors]
 "users.switching_cost" = [0.0, 0.1]
-"users.value_sigma" = [0.5, 1.5]
+"users.value_sigma" = [0.1, 0.4]
 """
 
 

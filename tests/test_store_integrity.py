@@ -96,7 +96,7 @@ outputs = ["summary"]
 method = "sobol"
 n = 2
 [factors]
-"users.value_sigma" = { low = 0.5, high = 1.5 }
+"users.value_sigma" = { low = 0.1, high = 0.4 }
 "users.switching_cost" = { low = 0.0, high = 0.2 }
 """
 

@@ -34,10 +34,10 @@ def test_small_sweep_end_to_end_on_two_workers(tmp_path):
     assert list(design["seed"]) == run_seeds(11, 8)
     assert design["seed"].nunique() == 8
     assert sorted(set(zip(design["users.switching_cost"], design["users.value_sigma"], strict=True))) == [
-        (0.0, 0.5),
-        (0.0, 1.5),
-        (0.1, 0.5),
-        (0.1, 1.5),
+        (0.0, 0.1),
+        (0.0, 0.4),
+        (0.1, 0.1),
+        (0.1, 0.4),
     ]
 
     manifest = json.loads((out / "manifest.json").read_text())

@@ -10,7 +10,7 @@ import experiments
 from experiments.cli import main
 
 SCEN = f'scenario = "{DEFAULT_SCENARIO.as_posix()}"\n'
-OK = SCEN + 'root_seed = 1\n[factors]\n"users.value_sigma" = [0.5, 1.0]\n'
+OK = SCEN + 'root_seed = 1\n[factors]\n"users.value_sigma" = [0.1, 0.3]\n'
 
 BAD = {
     "unknown top-level key": (SCEN + "root_seed = 1\nrepetitions = 2\n", "repetitions: unknown key"),
@@ -103,7 +103,7 @@ outputs = ["summary"]
 method = "sobol"
 n = 4
 [factors]
-"users.value_sigma" = { low = 0.5, high = 1.5 }
+"users.value_sigma" = { low = 0.1, high = 0.4 }
 "demand.market_scale" = { low = 0.1, high = 10, log = true }
 """
 

@@ -20,7 +20,7 @@ replications = 3
 steps = 3
 outputs = ["timeseries", "labs", "summary"]
 [factors]
-"users.value_sigma" = [0.5, 1.0, 1.5, 2.0]
+"users.value_sigma" = [0.1, 0.2, 0.3, 0.4]
 """
 
 
