@@ -302,8 +302,10 @@ def test_q4_figure_data_equal_the_stored_results(drawn, quick_results):
 def test_q5_figure_data_equal_the_stored_results(drawn, quick_results):
     res = experiments.load(quick_results / "q5_ida")
     keys = _factors(res)
-    long = res.timeseries.melt(id_vars=[*keys, "year"], value_vars=["frontier_eoom", "hhi", "regulated_share"],
-                               var_name="measure", value_name="value")
+    # panel a draws the frontier's raw training compute (log10 FLOP), the quantity the data wall is on
+    frame = res.timeseries.assign(frontier_raw_oom=np.log10(res.timeseries["frontier_training_flop"].astype(float)))
+    long = frame.melt(id_vars=[*keys, "year"], value_vars=["frontier_raw_oom", "hhi", "regulated_share"],
+                      var_name="measure", value_name="value")
     _assert_same_band(drawn["q5_ida"].data, _expected_band(long, [*keys, "measure", "year"], "value"),
                       [*keys, "measure", "year"])
 
