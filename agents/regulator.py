@@ -30,9 +30,9 @@ import math
 
 import mesa
 
-from agents.lab import TrainedModel
-from simulation.laws import inference_gain, success_probability
-from simulation.market import latency_limit
+from aimarket.agents.lab import TrainedModel
+from aimarket.simulation.laws import inference_gain, success_probability
+from aimarket.simulation.market import latency_limit
 
 
 class Regulator(mesa.Agent):

@@ -1,12 +1,12 @@
 """Paper figures of the research questions, drawn from stored sweep results (the model is never run).
 
 Every figure function takes a *source*, a results root such as ``results/quick`` (one sweep folder
-per experiment of :mod:`experiments.questions`), a single sweep folder, or a :class:`Sweeps`, and
+per experiment of :mod:`aimarket.experiments.questions`), a single sweep folder, or a :class:`Sweeps`, and
 returns a :class:`Figure`: the matplotlib figure together with ``data``, the pandas DataFrame of
 exactly what it drew. ``Figure.save(folder)`` writes ``<name>.pdf`` (vector) and ``<name>.png``
 (300 dpi)::
 
-    from experiments import figures
+    from aimarket.experiments import figures
     fig = figures.q3_governance("results/quick")
     fig.data                      # policy, threshold, measure, year, mean, lo, hi, n
     fig.save("figures/")          # figures/q3_governance.pdf and .png
@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulation.errors import UserInputError
-from simulation.outputs import atomic_write
+from aimarket.simulation.errors import UserInputError
+from aimarket.simulation.outputs import atomic_write
 
 #: The publication style shipped with the package.
 STYLE = Path(__file__).with_name("aimarket.mplstyle")
@@ -80,7 +80,7 @@ class Sweeps(Mapping):
     """
 
     def __init__(self, source: Any):
-        from experiments.questions import find_sweeps
+        from aimarket.experiments.questions import find_sweeps
 
         self._loaded: dict[str, Any] = {}
         if isinstance(source, Sweeps):
@@ -105,7 +105,7 @@ class Sweeps(Mapping):
         if name not in self.folders:
             raise KeyError(name)
         if name not in self._loaded:
-            from experiments.store import load
+            from aimarket.experiments.store import load
 
             self._loaded[name] = load(self.folders[name])
         return self._loaded[name]
@@ -666,7 +666,7 @@ def q4_models(source) -> pd.DataFrame:
     factor columns, run_id, model, lab, open_weights, release_step, release_year (calendar year of
     release), training_cost [$], lifetime_inference_spend [$] and weights_value_share (training cost
     over lifetime inference spend; null when the model served nothing)."""
-    from experiments.store import read_summary
+    from aimarket.experiments.store import read_summary
 
     sw = _sweeps(source)
     sw.require(_Q4)
@@ -851,7 +851,7 @@ FIGURES: dict[str, tuple[Callable[[Any], Figure], ...]] = {
 
 def question_figures(question: str, source) -> list[Figure]:
     """Every figure of ``question`` (``q1``..``q6``); MissingResults if its results are absent."""
-    from experiments.questions import get
+    from aimarket.experiments.questions import get
 
     return [fn(source) for fn in FIGURES[get(question).id]]
 
@@ -861,7 +861,7 @@ def draw_all(source, out: str | Path, *, formats: tuple[str, ...] = ("pdf", "png
     """Draw every figure whose results are in ``source`` into ``out``; returns ``{figure name:
     [paths]}``. Also writes ``<name>.csv`` next to each figure with its data. Raises
     :class:`MissingResults` if no question has results."""
-    from experiments.questions import get
+    from aimarket.experiments.questions import get
 
     sw = _sweeps(source)
     wanted = [get(q).id for q in questions] if questions else list(FIGURES)

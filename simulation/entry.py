@@ -3,7 +3,7 @@
 Each step ``Poisson(entry.arrivals * step_years)`` potential entrants arrive. Each weighs entering on
 the best open-weight model (adaptation cost ``entry.adapt_cost``) or on a model of its own trained at
 ``entry.frontier_multiples`` of the frontier model's raw compute at today's prices, by the net present
-value labs use for training (:mod:`simulation.planning`, P1) with no installed base and no brand,
+value labs use for training (:mod:`aimarket.simulation.planning`, P1) with no installed base and no brand,
 minus the discounted fixed opex, the option's cost, compliance and the sunk entry cost (N1):
 
     V = PV(operating profit) - PV(fixed opex) - option cost - compliance - entry.cost.
@@ -14,8 +14,8 @@ arrivals see the entrants before them. Every option of every arrival is a row of
 
 from __future__ import annotations
 
-from simulation import laws
-from simulation.planning import fixed_cost_present_value, outlook, present_value
+from aimarket.simulation import laws
+from aimarket.simulation.planning import fixed_cost_present_value, outlook, present_value
 
 PROSPECTIVE_ENTRANT = -2  # lab id used to value an entrant's options: it owns no offer and no user
 

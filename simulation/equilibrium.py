@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from simulation.errors import SimulationError
+from aimarket.simulation.errors import SimulationError
 
 BRAND_TOLERANCE = 1e-12  # largest |log s_model - log s_observed| of the brand inversion
 BRAND_OUTER_ROUNDS = 300  # steps of the equilibrium inversion

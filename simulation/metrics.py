@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import laws
-from simulation.market import SELF_HOST
+from aimarket.simulation import laws
+from aimarket.simulation.market import SELF_HOST
 
 VARIANT_NAMES = ("full", "distilled")
-from simulation.trends import trends_at
+from aimarket.simulation.trends import trends_at
 
 
 def hhi(revenues: np.ndarray) -> float | None:
@@ -128,7 +128,7 @@ class Recorder:
 
     @staticmethod
     def non_finite(model, market):
-        from simulation.errors import SimulationError
+        from aimarket.simulation.errors import SimulationError
 
         return SimulationError(f"step {model.step_index}, task '{market.task.name}': non-finite choice probabilities")
 

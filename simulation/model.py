@@ -24,19 +24,19 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from agents.lab import Lab, Ledger, TrainedModel
-from agents.regulator import Regulator
-from agents.strategies import make_strategy
-from agents.users import UserPopulation
-from simulation import laws
-from simulation.entry import consider_entry
-from simulation.equilibrium import best_response_rounds, solve_brand
-from simulation.kernels import sample_providers
-from simulation.market import FULL, SELF_HOST, TaskMarket, latency_limit
-from simulation.metrics import Recorder
-from simulation.planning import training_options
-from simulation.scenario import Scenario
-from simulation.trends import algo_eff_at_year, trends_at
+from aimarket.agents.lab import Lab, Ledger, TrainedModel
+from aimarket.agents.regulator import Regulator
+from aimarket.agents.strategies import make_strategy
+from aimarket.agents.users import UserPopulation
+from aimarket.simulation import laws
+from aimarket.simulation.entry import consider_entry
+from aimarket.simulation.equilibrium import best_response_rounds, solve_brand
+from aimarket.simulation.kernels import sample_providers
+from aimarket.simulation.market import FULL, SELF_HOST, TaskMarket, latency_limit
+from aimarket.simulation.metrics import Recorder
+from aimarket.simulation.planning import training_options
+from aimarket.simulation.scenario import Scenario
+from aimarket.simulation.trends import algo_eff_at_year, trends_at
 
 SHARE_TOLERANCE = 1e-10  # largest |log gap| between step-0 shares and the roster's observed shares
 # (or labs.br_tolerance where it is larger)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.errors import EnvironmentFault, SimulationError
-from simulation.scenario import Scenario
+from aimarket.simulation.errors import EnvironmentFault, SimulationError
+from aimarket.simulation.scenario import Scenario
 
 _INT_COLUMNS = {"step", "n_labs", "arrivals", "entries", "exits", "evading_labs", "lab", "tier", "br_rounds"}
 _BOOL_COLUMNS = {"agi_reached", "alive", "open_weights", "regulated", "training", "affordable", "chosen"}
@@ -153,7 +153,7 @@ def write_outputs(result, out_dir, *, plot: bool = True) -> dict[str, Path]:
     if result.decisions is not None:
         paths["decisions"] = write_parquet(result.decisions, out / "decisions.parquet")
     if plot:
-        from simulation.overview import draw_overview
+        from aimarket.simulation.overview import draw_overview
 
         paths["overview"] = atomic_write(out / "overview.png", lambda tmp: draw_overview(result, tmp))
     return paths

@@ -1,7 +1,7 @@
 """Plain-Python reference implementations of the laws and kernels, for the tests only.
 
 Written with plain loops and the ``math`` module (no numba, no numpy vectorisation), following the
-equations in the docstrings of :mod:`simulation.laws` and :mod:`simulation.kernels` line by line.
+equations in the docstrings of :mod:`aimarket.simulation.laws` and :mod:`aimarket.simulation.kernels` line by line.
 The tests require the kernels to agree with these to 1e-12 relative.
 """
 

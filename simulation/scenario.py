@@ -2,7 +2,7 @@
 
 A scenario is a TOML file (see ``scenarios/default.toml``) validated into the immutable
 :class:`Scenario` below. Validation errors are turned into one-line messages that name the dotted
-field and what is allowed by :mod:`simulation.scenario_io`; this module only declares the schema.
+field and what is allowed by :mod:`aimarket.simulation.scenario_io`; this module only declares the schema.
 
 Section numbers refer to ``docs/ODD.md``, the model's specification.
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulation.errors import UserInputError
+from aimarket.simulation.errors import UserInputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,13 +38,13 @@ def report_command(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UserInputError(f"{folder}: not a folder (give a results folder, e.g. results/quick)")
-    from experiments.commands.options import bounded_integer
+    from aimarket.experiments.commands.options import bounded_integer
 
     dpi = bounded_integer("--dpi", args.dpi, 10, 1200)
     if args.out is not None and Path(args.out).is_dir():
         raise UserInputError(f"--out {args.out}: is a folder (give a file name, e.g. report.html)")
 
-    from simulation.output_folders import FileLock, ensure_writable_folder
+    from aimarket.simulation.output_folders import FileLock, ensure_writable_folder
 
     page = Path(args.out) if args.out is not None else folder / "report.html"
     ensure_writable_folder(page.absolute().parent, "--out")
@@ -53,7 +53,7 @@ def report_command(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from experiments.report import write_report
+    from aimarket.experiments.report import write_report
 
     with FileLock(page.absolute().parent / f".{page.name}.lock", busy, remove=True):
         path = write_report(folder, args.out, dpi=dpi)
