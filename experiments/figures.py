@@ -46,11 +46,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aimarket.resources import style_file
 from aimarket.simulation.errors import UserInputError
 from aimarket.simulation.outputs import atomic_write
 
 #: The publication style shipped with the package.
-STYLE = Path(__file__).with_name("aimarket.mplstyle")
+STYLE = style_file()  # experiments/aimarket.mplstyle, found with importlib.resources
 #: Okabe-Ito colours, in the order of the style's colour cycle.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 LINESTYLES = ("-", "--", ":", "-.")

@@ -27,6 +27,7 @@ import pandas as pd
 
 from aimarket.experiments import figures as F
 from aimarket.experiments.questions import QUESTIONS, get
+from aimarket.resources import templates_folder
 from aimarket.simulation.outputs import atomic_write
 
 #: Calendar year the governance answers are quoted for (the last year of the runs if they end sooner).
@@ -35,7 +36,7 @@ COLUMNS = ["question", "quantity", "setting", "unit", "mean", "lo", "hi", "n"]
 #: Fewer replications per design point than this put a "quick size: do not quote" banner on the page.
 QUOTABLE_REPLICATIONS = 10
 #: The page and table templates shipped with the package.
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = templates_folder()  # experiments/templates/, found with importlib.resources
 
 
 def _row(question: str, quantity: str, setting: str, unit: str, values) -> dict:

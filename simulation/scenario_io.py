@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from aimarket.resources import scenario_file
 from aimarket.simulation.errors import ScenarioError
 from aimarket.simulation.scenario import Scenario
 
@@ -42,8 +43,9 @@ __all__ = [
     "scenario_to_dict",
 ]
 
-#: The scenario used when no path is given (``scenarios/default.toml`` at the repository root).
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "default.toml"
+#: The scenario used when no path is given: the packaged ``default.toml`` (``scenarios/`` in the
+#: repository, the package ``aimarket.scenarios`` once installed; see :mod:`aimarket.resources`).
+DEFAULT_SCENARIO = scenario_file("default")
 
 #: Lists of tables whose items are addressed by their ``name`` in dotted keys.
 _NAMED_ITEM = {("tasks",): "task type", ("labs", "roster"): "lab"}

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from aimarket.experiments.calibration.quantities import Quantity, QuantityError, parse_quantity
+from aimarket.resources import targets_file
 from aimarket.simulation.errors import UserInputError
 
 #: Fields of a ``[[target]]`` table (``note`` is optional).
 TARGET_FIELDS = ("what", "quantity", "value", "tolerance", "source", "note")
 
 #: The default targets file, next to the default scenario.
-DEFAULT_TARGETS = Path(__file__).resolve().parents[2] / "scenarios" / "targets_2025.toml"
+DEFAULT_TARGETS = targets_file()  # the packaged scenarios/targets_2025.toml (aimarket.resources)
 
 
 class TargetsError(UserInputError):

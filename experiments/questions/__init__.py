@@ -32,10 +32,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from aimarket.resources import questions_folder
 from aimarket.simulation.errors import UserInputError
 
 #: Folder of the experiment files (this package).
-FOLDER = Path(__file__).resolve().parent
+FOLDER = questions_folder()  # found with importlib.resources: aimarket/experiments/questions once installed
 SIZES = ("quick", "paper")
 _FILE = re.compile(r"^(q\d_[A-Za-z0-9_]+)\.([A-Za-z0-9_-]+)\.toml$")
 
