@@ -27,9 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "fit the named scenario parameters by least squares on log ratios and write the calibrated scenario.",
     )
     parser.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
-                        help="scenario TOML file (default: scenarios/default.toml)")
+                        help="scenario TOML file (default: the packaged default scenario)")
     parser.add_argument("--targets", metavar="FILE", default=None,
-                        help="targets file (default: scenarios/targets_2025.toml)")
+                        help="targets file (default: the packaged scenarios/targets_2025.toml)")
     parser.add_argument("--steps", metavar="N", default=None,
                         help="steps to simulate (default: the fewest that cover every target's years)")
     parser.add_argument("--seed", metavar="N", default=None, help="root seed (default: the scenario's run.seed)")

@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "share and regulation. The model samples fewer users than a full run (shown on the page).",
     )
     parser.add_argument("scenario", metavar="SCENARIO", nargs="?", default=None,
-                        help="scenario file (default: scenarios/default.toml)")
+                        help="scenario file (default: the packaged default scenario)")
     parser.add_argument("--port", default=str(DEFAULT_PORT), metavar="P",
                         help=f"TCP port (default: {DEFAULT_PORT}; 0 picks a free port)")
     parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",

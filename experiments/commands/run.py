@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "scenario", nargs="?", default=None, metavar="SCENARIO",
-        help="scenario TOML file (default: scenarios/default.toml)",
+        help="scenario TOML file (default: the packaged default scenario; see 'aimarket scenarios')",
     )
     parser.add_argument(
         "--out", metavar="DIR", default=None, help="output directory (default: runs/<scenario name>)"
