@@ -20,7 +20,8 @@ from typing import NoReturn
 from aimarket.simulation.errors import EnvironmentFault, SimulationError, UserInputError
 
 #: Subcommand modules under ``aimarket.experiments.commands``, in the order shown by ``--help``.
-COMMANDS = ("run", "scenarios", "calibrate", "sweep", "sensitivity", "questions", "figures", "plot", "report", "dashboard")
+COMMANDS = ("run", "scenarios", "calibrate", "sweep", "sensitivity", "questions", "figures", "plot", "report",
+            "dashboard")
 
 PROG = "aimarket"
 
