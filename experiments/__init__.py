@@ -8,8 +8,9 @@ Python API (the same as the ``aimarket sweep`` and ``aimarket sensitivity`` comm
     res.design, res.summary, res.timeseries, res.labs, res.manifest, res.failures
     experiments.sensitivity("results/sobol", ["final_hhi"])   # a Sobol or Morris sweep
 
-See :mod:`aimarket.experiments.spec` for the experiment file format, :mod:`aimarket.experiments.store` for the results
-folder, :mod:`aimarket.experiments.runner` for the backends, :mod:`aimarket.experiments.sensitivity_analysis` for the indices.
+See :mod:`aimarket.experiments.spec` for the experiment file format, :mod:`aimarket.experiments.store` for
+the results folder, :mod:`aimarket.experiments.runner` for the backends,
+:mod:`aimarket.experiments.sensitivity_analysis` for the indices.
 """
 
 from __future__ import annotations

@@ -88,7 +88,8 @@ def dashboard_command(args: argparse.Namespace) -> int:
     absent = assets.missing()
     if absent:
         print(f"aimarket: warning: front-end packages not in {assets.folder()} ({', '.join(absent)}); "
-              "solara fetches them from its CDN. Prepare them once with: python -m aimarket.experiments.dashboard.assets",
+              "solara fetches them from its CDN. Prepare them once with: "
+              "python -m aimarket.experiments.dashboard.assets",
               file=sys.stderr)
     command, env = server_command(args.scenario, host, port)
     print(f"dashboard: http://{host}:{port}/ (Ctrl-C stops it)" if port else "dashboard: starting", flush=True)

@@ -115,7 +115,8 @@ def prepare(where: Path | None = None, npm: str = "npm") -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aimarket.experiments.dashboard.assets", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m aimarket.experiments.dashboard.assets",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--folder", default=None, help=f"assets folder (default: ${FOLDER_VARIABLE} or "
                         "~/.cache/aimarket/solara-assets)")
     parser.add_argument("--check", action="store_true", help="only check: exit 1 if a package is missing")
