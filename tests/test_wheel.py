@@ -110,5 +110,5 @@ def test_installed_wheel_runs_from_an_unrelated_folder(installed):
     file, rows, collected, origins = json.loads(_run([python, "-c", code], cwd=research, env=env))
     assert Path(file).parent == site / "aimarket"  # aimarket from the wheel, not from the repository
     assert (rows, collected) == (2, 1)
-    # `import experiments` in the researcher's folder finds the researcher's package: we install none
+    # the top-level name experiments, here, is the researcher's package: aimarket installs none
     assert [Path(o).parent.parent for o in origins] == [research] * 3
