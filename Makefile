@@ -42,7 +42,7 @@ bench: $(STAMP)
 	[ $$found = 1 ] || echo "no benchmarks in benchmarks/"
 
 lint: $(STAMP)
-	"$(BIN)/ruff" check simulation agents experiments tests benchmarks
+	"$(BIN)/ruff" check aimarket simulation agents experiments scenarios tests benchmarks
 
 # Removes caches and build files; keeps the virtual environments and runs/ (see distclean).
 clean:

@@ -1,7 +1,7 @@
 """AI labs (docs/ODD.md §7.7-§7.10): a Mesa agent holding its models, offers and accounts.
 
 A :class:`Lab` holds state and books money; what it decides (inference multipliers and prices, the
-next model) is delegated to its strategy object (:mod:`agents.strategies`).
+next model) is delegated to its strategy object (:mod:`aimarket.agents.strategies`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from simulation import laws
-from simulation.market import Variants
+from aimarket.simulation import laws
+from aimarket.simulation.market import Variants
 
 
 @dataclass

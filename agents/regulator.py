@@ -12,7 +12,8 @@ Policies:
   in raw FLOP, as in the EU AI Act and US EO 14110.
 * ``effective_threshold``: regulated when the capability the model can be deployed with,
   ``max_tau E_pre + G_tau(k_max)`` (inference counted through the capability law at the largest k of
-  the grid that the task type's latency limit allows), reaches ``log10(threshold_flop)`` eOOM. Judging at ``k_max`` means no deployed offer can
+  the grid that the task type's latency limit allows), reaches ``log10(threshold_flop)`` eOOM.
+  Judging at ``k_max`` means no deployed offer can
   be over the line unregulated, so ``evading_labs`` is 0 under this policy.
 * ``capability_threshold``: regulated when its success probability at ``k_max`` on any task type
   reaches ``capability_level``.
@@ -30,9 +31,9 @@ import math
 
 import mesa
 
-from agents.lab import TrainedModel
-from simulation.laws import inference_gain, success_probability
-from simulation.market import latency_limit
+from aimarket.agents.lab import TrainedModel
+from aimarket.simulation.laws import inference_gain, success_probability
+from aimarket.simulation.market import latency_limit
 
 
 class Regulator(mesa.Agent):

@@ -3,21 +3,21 @@
 A strategy answers two questions each time the model asks:
 
 * ``choose_offers(lab, market, task_index, k_grid, search)``: which products (model variant and
-  inference multiplier) to sell on a task type, at which prices (a :class:`simulation.market.Candidate`),
+  inference multiplier) to sell on a task type, at which prices (a :class:`aimarket.simulation.market.Candidate`),
   given rivals' current offers; with ``search`` false, only reprice the current products;
 * ``choose_training(lab, options)``: which next model to train, among the affordable
   :class:`TrainingOption` s the model has projected (or None to keep the current model).
 
 Add your own strategy without editing the package::
 
-    from agents.strategies import OptimiseStrategy, register_strategy
+    from aimarket.agents.strategies import OptimiseStrategy, register_strategy
 
     class Cautious(OptimiseStrategy):
         def choose_training(self, lab, options):
             return None  # never trains
 
     register_strategy("cautious", Cautious)
-    # then `strategy = "cautious"` in a roster entry, and run with simulation.run.simulate(...)
+    # then `strategy = "cautious"` in a roster entry, and run with aimarket.simulation.run.simulate(...)
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from itertools import combinations
 
 import numpy as np
 
-from simulation.errors import ScenarioError
-from simulation.market import DISTILLED, FULL, Product
+from aimarket.simulation.errors import ScenarioError
+from aimarket.simulation.market import DISTILLED, FULL, Product
 
 
 @dataclass(frozen=True)

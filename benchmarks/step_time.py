@@ -19,12 +19,12 @@ from datetime import date
 
 import numpy as np
 
-from simulation import kernels, reference
-from simulation.model import MarketModel
-from simulation.run import simulate, warm_up
-from simulation.scenario_io import load_scenario
+from aimarket.simulation import kernels, reference
+from aimarket.simulation.model import MarketModel
+from aimarket.simulation.run import simulate, warm_up
+from aimarket.simulation.scenario_io import load_scenario
 
-COMPILE_SNIPPET = "import time; t = time.perf_counter(); from simulation.run import warm_up; warm_up(); " \
+COMPILE_SNIPPET = "import time; t = time.perf_counter(); from aimarket.simulation.run import warm_up; warm_up(); " \
                   "print(time.perf_counter() - t)"
 
 

@@ -71,12 +71,12 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20, help="steps per run (default 20)")
     args = parser.parse_args()
 
-    import experiments
-    from experiments.design import build_runs, load_base_scenario, run_overrides
-    from experiments.runner import warm_up
-    from experiments.spec import read_experiment
-    from simulation.run import simulate
-    from simulation.scenario_io import apply_overrides
+    from aimarket import experiments
+    from aimarket.experiments.design import build_runs, load_base_scenario, run_overrides
+    from aimarket.experiments.runner import warm_up
+    from aimarket.experiments.spec import read_experiment
+    from aimarket.simulation.run import simulate
+    from aimarket.simulation.scenario_io import apply_overrides
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:

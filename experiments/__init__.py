@@ -2,14 +2,15 @@
 
 Python API (the same as the ``aimarket sweep`` and ``aimarket sensitivity`` commands)::
 
-    import experiments
+    from aimarket import experiments
     report = experiments.sweep("experiments/examples/smoke.toml", "results/smoke", workers=2)
     res = experiments.load("results/smoke")       # pandas DataFrames
     res.design, res.summary, res.timeseries, res.labs, res.manifest, res.failures
     experiments.sensitivity("results/sobol", ["final_hhi"])   # a Sobol or Morris sweep
 
-See :mod:`experiments.spec` for the experiment file format, :mod:`experiments.store` for the results
-folder, :mod:`experiments.runner` for the backends, :mod:`experiments.sensitivity_analysis` for the indices.
+See :mod:`aimarket.experiments.spec` for the experiment file format, :mod:`aimarket.experiments.store` for
+the results folder, :mod:`aimarket.experiments.runner` for the backends,
+:mod:`aimarket.experiments.sensitivity_analysis` for the indices.
 """
 
 from __future__ import annotations
@@ -36,18 +37,18 @@ def sweep(
     ``{"jobs": 8, "walltime": "02:00:00", "interface": "ib0"}`` to run on Dask workers submitted as
     SLURM jobs, see docs/cluster.md). resume: continue the sweep already in ``out`` (options:
     ``verify=True`` compares every finished run's SHA-256, ``allow_code_change=True`` resumes with
-    other code and records it). Returns a :class:`experiments.session.SweepReport`; the sweep also
+    other code and records it). Returns a :class:`aimarket.experiments.session.SweepReport`; the sweep also
     writes ``out/summary.parquet``, one row per finished run.
     """
-    from experiments.session import sweep as _sweep
+    from aimarket.experiments.session import sweep as _sweep
 
     return _sweep(experiment_path, out, workers=workers, scheduler=scheduler, resume=resume, **options)
 
 
 def load(out: str | Path):
-    """Tidy tables of the sweep in ``out``: a :class:`experiments.store.SweepResults` with pandas
+    """Tidy tables of the sweep in ``out``: a :class:`aimarket.experiments.store.SweepResults` with pandas
     DataFrames ``design``, ``summary``, ``timeseries``, ``labs`` and ``failures``, and ``manifest``."""
-    from experiments.store import load as _load
+    from aimarket.experiments.store import load as _load
 
     return _load(out)
 
@@ -55,6 +56,6 @@ def load(out: str | Path):
 def sensitivity(out: str | Path, outputs, method: str | None = None, **options: Any):
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of summary ``outputs`` of the sweep in ``out``;
     a pandas DataFrame, also saved under ``out/sensitivity/``."""
-    from experiments.sensitivity_analysis import sensitivity as _sensitivity
+    from aimarket.experiments.sensitivity_analysis import sensitivity as _sensitivity
 
     return _sensitivity(out, outputs, method, **options)

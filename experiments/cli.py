@@ -2,10 +2,10 @@
 
 Each subcommand lives in ``experiments/commands/<name>.py`` and exposes ``add_parser(subparsers)``,
 which registers its parser and sets ``func(args) -> int``. Bad user input (a
-:class:`~simulation.errors.UserInputError` raised anywhere, or an argparse usage error) prints one
+:class:`~aimarket.simulation.errors.UserInputError` raised anywhere, or an argparse usage error) prints one
 line ``aimarket: error: <message>`` to stderr and exits with status 2, without a traceback. An
-environment fault (a :class:`~simulation.errors.EnvironmentFault` or an ``OSError``: a full disk, an
-unreachable scheduler) and a :class:`~simulation.errors.SimulationError` print one line and exit 1.
+environment fault (a :class:`~aimarket.simulation.errors.EnvironmentFault` or an ``OSError``: a full disk, an
+unreachable scheduler) and a :class:`~aimarket.simulation.errors.SimulationError` print one line and exit 1.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from simulation.errors import EnvironmentFault, SimulationError, UserInputError
+from aimarket.simulation.errors import EnvironmentFault, SimulationError, UserInputError
 
-#: Subcommand modules under ``experiments.commands``, in the order shown by ``--help``.
-COMMANDS = ("run", "calibrate", "sweep", "sensitivity", "questions", "figures", "plot", "report", "dashboard")
+#: Subcommand modules under ``aimarket.experiments.commands``, in the order shown by ``--help``.
+COMMANDS = ("run", "scenarios", "calibrate", "sweep", "sensitivity", "questions", "figures", "plot", "report",
+            "dashboard")
 
 PROG = "aimarket"
 
@@ -48,7 +49,7 @@ class OneLineParser(argparse.ArgumentParser):
 def _load_command_modules() -> list:
     modules = []
     for name in COMMANDS:
-        module_name = f"experiments.commands.{name}"
+        module_name = f"aimarket.experiments.commands.{name}"
         try:
             modules.append(importlib.import_module(module_name))
         except ModuleNotFoundError as exc:

@@ -8,7 +8,7 @@ of a session is::
      "commit": "048e014...",                   # last git commit touching the model code (None: no git)
      "dirty": false,                           # uncommitted edits to the model code (None: no git)
      "source_sha256": "9f2c...",               # SHA-256 over every .py file of simulation/ and agents/
-     "run_fn": "simulation.run:simulate",      # the function that makes one run
+     "run_fn": "aimarket.simulation.run:simulate",      # the function that makes one run
      "run_fn_sha256": "c0de..."}               # SHA-256 of the run function's module file
 
 The source hash is what catches an edit made while the checkout is already dirty, and it is the whole
@@ -27,7 +27,7 @@ from typing import Any
 
 #: The model code: the folders whose Python files decide what a run computes.
 MODEL_PACKAGES = ("simulation", "agents")
-DEFAULT_RUN_FN = "simulation.run:simulate"
+DEFAULT_RUN_FN = "aimarket.simulation.run:simulate"
 _ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from experiments.spec import Experiment, ListFactor, RangeFactor
-from simulation.errors import ExperimentError, ScenarioError, UserInputError
+from aimarket.experiments.spec import Experiment, ListFactor, RangeFactor
+from aimarket.simulation.errors import ExperimentError, ScenarioError, UserInputError
 
 BOOKKEEPING = ("run_id", "point", "replication", "seed")
 
@@ -157,7 +157,7 @@ def run_overrides(exp: Experiment, run: Run) -> dict[str, Any]:
 
 def load_base_scenario(exp: Experiment):
     """The base scenario with the experiment's overrides and ``steps`` applied (a Scenario)."""
-    from simulation.scenario_io import apply_overrides, load_scenario
+    from aimarket.simulation.scenario_io import apply_overrides, load_scenario
 
     try:
         base = load_scenario(exp.scenario_path)
@@ -174,7 +174,7 @@ def load_base_scenario(exp: Experiment):
 
 def check_strategies(scenario) -> None:
     """Raise :class:`ScenarioError` if a roster lab names a strategy that is not registered."""
-    from agents.strategies import available_strategies
+    from aimarket.agents.strategies import available_strategies
 
     allowed = available_strategies()
     for lab in scenario.labs.roster:
@@ -189,7 +189,7 @@ def validate_against_scenario(exp: Experiment, base, runs: list[Run]) -> None:
     """Check every factor key and value against the scenario schema (strict types: a string is not a
     number) and the registered strategies: each factor's values (a list's values, a range's low and
     high) applied one at a time, then the first design point whole. Nothing is simulated."""
-    from simulation.scenario_io import apply_overrides
+    from aimarket.simulation.scenario_io import apply_overrides
 
     try:
         check_strategies(base)

@@ -1,12 +1,12 @@
 """Paper figures of the research questions, drawn from stored sweep results (the model is never run).
 
 Every figure function takes a *source*, a results root such as ``results/quick`` (one sweep folder
-per experiment of :mod:`experiments.questions`), a single sweep folder, or a :class:`Sweeps`, and
+per experiment of :mod:`aimarket.experiments.questions`), a single sweep folder, or a :class:`Sweeps`, and
 returns a :class:`Figure`: the matplotlib figure together with ``data``, the pandas DataFrame of
 exactly what it drew. ``Figure.save(folder)`` writes ``<name>.pdf`` (vector) and ``<name>.png``
 (300 dpi)::
 
-    from experiments import figures
+    from aimarket.experiments import figures
     fig = figures.q3_governance("results/quick")
     fig.data                      # policy, threshold, measure, year, mean, lo, hi, n
     fig.save("figures/")          # figures/q3_governance.pdf and .png
@@ -46,11 +46,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulation.errors import UserInputError
-from simulation.outputs import atomic_write
+from aimarket.resources import style_file
+from aimarket.simulation.errors import UserInputError
+from aimarket.simulation.outputs import atomic_write
 
 #: The publication style shipped with the package.
-STYLE = Path(__file__).with_name("aimarket.mplstyle")
+STYLE = style_file()  # experiments/aimarket.mplstyle, found with importlib.resources
 #: Okabe-Ito colours, in the order of the style's colour cycle.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 LINESTYLES = ("-", "--", ":", "-.")
@@ -80,7 +81,7 @@ class Sweeps(Mapping):
     """
 
     def __init__(self, source: Any):
-        from experiments.questions import find_sweeps
+        from aimarket.experiments.questions import find_sweeps
 
         self._loaded: dict[str, Any] = {}
         if isinstance(source, Sweeps):
@@ -105,7 +106,7 @@ class Sweeps(Mapping):
         if name not in self.folders:
             raise KeyError(name)
         if name not in self._loaded:
-            from experiments.store import load
+            from aimarket.experiments.store import load
 
             self._loaded[name] = load(self.folders[name])
         return self._loaded[name]
@@ -666,7 +667,7 @@ def q4_models(source) -> pd.DataFrame:
     factor columns, run_id, model, lab, open_weights, release_step, release_year (calendar year of
     release), training_cost [$], lifetime_inference_spend [$] and weights_value_share (training cost
     over lifetime inference spend; null when the model served nothing)."""
-    from experiments.store import read_summary
+    from aimarket.experiments.store import read_summary
 
     sw = _sweeps(source)
     sw.require(_Q4)
@@ -767,7 +768,8 @@ def q5_ida(source) -> Figure:
             ax.set_title(title)
             _year_axis(ax)
         for wall in walls:
-            axes[0][0].axhline(wall, color="0.3", linewidth=0.8, linestyle="--", label=f"data wall ({wall:g} log10 raw FLOP)")
+            axes[0][0].axhline(wall, color="0.3", linewidth=0.8, linestyle="--",
+                               label=f"data wall ({wall:g} log10 raw FLOP)")
         axes[0][2].set_ylim(-0.02, 1.02)
         axes[0][1].set_ylim(bottom=0)
         _legend(fig, axes[0][0])
@@ -851,7 +853,7 @@ FIGURES: dict[str, tuple[Callable[[Any], Figure], ...]] = {
 
 def question_figures(question: str, source) -> list[Figure]:
     """Every figure of ``question`` (``q1``..``q6``); MissingResults if its results are absent."""
-    from experiments.questions import get
+    from aimarket.experiments.questions import get
 
     return [fn(source) for fn in FIGURES[get(question).id]]
 
@@ -861,7 +863,7 @@ def draw_all(source, out: str | Path, *, formats: tuple[str, ...] = ("pdf", "png
     """Draw every figure whose results are in ``source`` into ``out``; returns ``{figure name:
     [paths]}``. Also writes ``<name>.csv`` next to each figure with its data. Raises
     :class:`MissingResults` if no question has results."""
-    from experiments.questions import get
+    from aimarket.experiments.questions import get
 
     sw = _sweeps(source)
     wanted = [get(q).id for q in questions] if questions else list(FIGURES)

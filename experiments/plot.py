@@ -1,6 +1,6 @@
 """Figures of any sweep: the mean and a band across runs of one output, against time or a factor.
 
-    from experiments import plot
+    from aimarket.experiments import plot
     figure = plot.plot_output("results/smoke", "hhi", x="year", by=["users.switching_cost"])
     figure.data      # by..., x, mean, lo, hi, n: exactly what is drawn
     plot.write_plot(figure, "results/smoke/plots/hhi.png")   # and hhi.csv beside it
@@ -10,7 +10,7 @@
 sweep. Against a factor, a timeseries output is taken as each run's mean over its last simulated
 year. ``by`` lists factors: one line per setting. Runs of the factors not in ``by`` or ``x`` are
 pooled, and the caption says so. The band is the 5th-95th percentile of the runs' values (as in
-:mod:`experiments.figures`); the legend gives the number of runs per point.
+:mod:`aimarket.experiments.figures`); the legend gives the number of runs per point.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments import figures as F
-from simulation.errors import UserInputError
-from simulation.outputs import atomic_write
+from aimarket.experiments import figures as F
+from aimarket.simulation.errors import UserInputError
+from aimarket.simulation.outputs import atomic_write
 
 TIME_AXES = ("step", "year")
 #: More settings than this in ``by`` make an unreadable figure.
@@ -123,7 +123,7 @@ def _axis_label(res, x: str) -> str:
 def plot_output(source, y: str, x: str = "step", by: list[str] | None = None) -> F.Figure:
     """The figure of output ``y`` of the sweep in ``source`` (a folder or SweepResults) against ``x``,
     one line per setting of the factors ``by``; see the module docstring."""
-    from experiments.store import SweepResults, load
+    from aimarket.experiments.store import SweepResults, load
 
     res = source if isinstance(source, SweepResults) else load(source)
     if not res.done:

@@ -5,7 +5,7 @@ results root such as ``results/quick``, or one sweep folder) and writes ``report
 research question with results the question, the sweeps used (experiment file, size, runs, git
 commit), a table of the numbers that answer it and its figures; then, per sweep, a section per
 output of interest (``[report] outputs = [...]`` in the experiment file, see
-:mod:`experiments.report_generic`). Figures are embedded as base64 PNG, so the page needs no other
+:mod:`aimarket.experiments.report_generic`). Figures are embedded as base64 PNG, so the page needs no other
 file; every table is also written as CSV and LaTeX (booktabs) into ``tables/`` beside the page. A
 sweep with fewer than 10 replications per design point gets a "quick size: do not quote" banner. The
 page is assembled from the Jinja2 templates in ``experiments/templates/``. Nothing is simulated.
@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments import figures as F
-from experiments.questions import QUESTIONS, get
-from simulation.outputs import atomic_write
+from aimarket.experiments import figures as F
+from aimarket.experiments.questions import QUESTIONS, get
+from aimarket.resources import templates_folder
+from aimarket.simulation.outputs import atomic_write
 
 #: Calendar year the governance answers are quoted for (the last year of the runs if they end sooner).
 QUOTE_YEAR = 2030
@@ -35,7 +36,7 @@ COLUMNS = ["question", "quantity", "setting", "unit", "mean", "lo", "hi", "n"]
 #: Fewer replications per design point than this put a "quick size: do not quote" banner on the page.
 QUOTABLE_REPLICATIONS = 10
 #: The page and table templates shipped with the package.
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = templates_folder()  # experiments/templates/, found with importlib.resources
 
 
 def _row(question: str, quantity: str, setting: str, unit: str, values) -> dict:
@@ -190,7 +191,7 @@ _ANSWERS = {"q1": _q1, "q2": _q2, "q3": _q3, "q4": _q4, "q5": _q5, "q6": _q6}
 def answers(question: str, source) -> pd.DataFrame:
     """The numbers that answer ``question`` (``q1``..``q6``) from the results in ``source``: one row per
     quantity and setting with ``mean``, ``lo`` (5th percentile), ``hi`` (95th) and ``n`` (runs).
-    Raises :class:`experiments.figures.MissingResults` if the question's results are absent."""
+    Raises :class:`aimarket.experiments.figures.MissingResults` if the question's results are absent."""
     q = get(question)
     sw = F._sweeps(source)
     sw.require(*q.experiments)
@@ -246,7 +247,7 @@ def quick_note(name: str, res) -> str | None:
 
 def provenance(name: str, folder: Path, res) -> str:
     """One line on where a sweep's results come from (experiment, size, runs, versions, commit)."""
-    from experiments.questions import identify
+    from aimarket.experiments.questions import identify
 
     m = res.manifest
     ident = identify(folder) or (name, None)
@@ -290,8 +291,8 @@ def _question_section(q, sw, root_text: str, dpi: int) -> dict:
 
 def sections(source, *, dpi: int = 150) -> list[dict]:
     """Every section of the report on ``source``: one per research question when it holds question
-    sweeps, then one per output of interest of each sweep (see :mod:`experiments.report_generic`)."""
-    from experiments.report_generic import generic_sections
+    sweeps, then one per output of interest of each sweep (see :mod:`aimarket.experiments.report_generic`)."""
+    from aimarket.experiments.report_generic import generic_sections
 
     sw = F._sweeps(source)
     root_text = str(sw.path) if sw.path is not None else "DIR"
@@ -314,7 +315,7 @@ def _environment(escape_html: bool):
 
 def render(source, *, dpi: int = 150, tables: str | None = None, parts: list[dict] | None = None) -> str:
     """The report page (HTML text) for the results in ``source``."""
-    from experiments.store import package_versions
+    from aimarket.experiments.store import package_versions
 
     sw = F._sweeps(source)
     parts = sections(sw, dpi=dpi) if parts is None else parts
@@ -354,7 +355,7 @@ def write_tables(parts: list[dict], folder: Path) -> list[Path]:
 def write_report(source, out: str | Path | None = None, *, dpi: int = 150) -> Path:
     """Write the report for ``source`` to ``out`` (default ``<source>/report.html``) atomically, and its
     tables as CSV and LaTeX into ``tables/`` beside it."""
-    from experiments.report_generic import sweep_folders
+    from aimarket.experiments.report_generic import sweep_folders
 
     sw = F._sweeps(source)
     if out is None:

@@ -8,7 +8,7 @@ The outputs come from the experiment file::
 (a sweep of the research questions gets such sections only when its file lists outputs; any other
 sweep without a list gets :data:`DEFAULT_OUTPUTS`). Each section has a table, the mean across runs
 with the 5th and 95th percentiles and n per setting of the sweep's factors (a timeseries output is
-taken as each run's mean over its last simulated year), and the figure of :mod:`experiments.plot`
+taken as each run's mean over its last simulated year), and the figure of :mod:`aimarket.experiments.plot`
 (a timeseries output against the calendar year, a summary output against the first factor).
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments import figures as F
-from experiments import plot as P
-from simulation.errors import UserInputError
+from aimarket.experiments import figures as F
+from aimarket.experiments import plot as P
+from aimarket.simulation.errors import UserInputError
 
 #: Sections of a sweep whose experiment file lists no outputs: timeseries columns if it kept them,
 #: else summary entries.
@@ -62,7 +62,7 @@ def outputs_of(res, is_question: bool) -> list[str]:
 
 def output_table(name: str, res, y: str) -> pd.DataFrame:
     """Mean, 5th and 95th percentile and n of ``y`` per setting of the sweep's factors (report.COLUMNS)."""
-    from experiments.report import COLUMNS
+    from aimarket.experiments.report import COLUMNS
 
     keys = F.factor_keys(res)
     runs = P.per_run(res, y)
@@ -91,8 +91,8 @@ def output_figure(res, y: str):
 
 def generic_sections(path: Path, question_folders: set[str], *, dpi: int) -> list[dict]:
     """The sections of every sweep folder under ``path``; ``question_folders``: those of the questions."""
-    from experiments.report import figure_entry, formatted_rows, provenance, quick_note
-    from experiments.store import load
+    from aimarket.experiments.report import figure_entry, formatted_rows, provenance, quick_note
+    from aimarket.experiments.store import load
 
     sections = []
     for folder in sweep_folders(path):

@@ -21,7 +21,7 @@ import re
 import shutil
 from pathlib import Path
 
-from simulation.errors import EnvironmentFault
+from aimarket.simulation.errors import EnvironmentFault
 
 RUNS = "runs"
 SUCCESS = "_SUCCESS"

@@ -6,7 +6,7 @@ Backends
   method (safe with numba, threads and macOS). It is the simpler, more robust choice for one machine:
   no scheduler, no nanny processes, and a dead worker surfaces as ``BrokenProcessPool``, after which
   the pool is recreated and the runs that were in flight are retried (at most ``max_attempts`` times
-  each). Each worker warms the model up (``simulation.run.warm_up()``: numba kernels compiled or
+  each). Each worker warms the model up (``aimarket.simulation.run.warm_up()``: numba kernels compiled or
   loaded from cache) once, when it starts, never once per run.
 - ``dask``: an existing cluster (``--scheduler ADDRESS`` or ``--scheduler-file FILE``, or a
   ``distributed.Client`` in Python). Dask reschedules the tasks of a worker that dies
@@ -15,7 +15,7 @@ Backends
 - ``inline`` (``workers=0``): runs in the calling process, for debugging and profiling.
 
 Workers return a run's files as bytes and the main process writes them (see
-:mod:`experiments.store`), so a worker never touches the results folder and an orphaned worker of a
+:mod:`aimarket.experiments.store`), so a worker never touches the results folder and an orphaned worker of a
 killed sweep cannot write anything. Workers run with ``OMP_NUM_THREADS`` and similar set to 1 (unless
 already set) so that processes, not threads, share the cores.
 """
@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.store import json_bytes, parquet_bytes
+from aimarket.experiments.store import json_bytes, parquet_bytes
 
 _THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -74,11 +74,11 @@ class Outcome:
 
 
 def warm_up() -> None:
-    """Compile or load the model's numba kernels once per process (``simulation.run.warm_up``)."""
+    """Compile or load the model's numba kernels once per process (``aimarket.simulation.run.warm_up``)."""
     global _WARM
     if _WARM:
         return
-    import simulation.run as run
+    import aimarket.simulation.run as run
 
     fn = getattr(run, "warm_up", None)
     if fn is not None:
@@ -96,7 +96,7 @@ def _init_worker() -> None:
 def resolve_run_fn(run_fn: str | None):
     """The function a run calls: ``simulate`` or the ``"module:function"`` named by ``run_fn``."""
     if run_fn is None:
-        from simulation.run import simulate
+        from aimarket.simulation.run import simulate
 
         return simulate
     module, _, name = run_fn.partition(":")
@@ -107,7 +107,7 @@ def execute(task: Task) -> Outcome:
     """Make one run and serialise its kept outputs; never raises (errors are returned)."""
     start = time.perf_counter()
     try:
-        from simulation.scenario_io import apply_overrides
+        from aimarket.simulation.scenario_io import apply_overrides
 
         warm_up()
         scenario = apply_overrides(task.base, task.overrides)
@@ -213,7 +213,7 @@ class Backend:
             return
         from distributed import Client
 
-        from experiments.scheduler_connection import DEFAULT_TIMEOUT, connect
+        from aimarket.experiments.scheduler_connection import DEFAULT_TIMEOUT, connect
 
         if isinstance(self.scheduler, Client):
             self.client = self.scheduler

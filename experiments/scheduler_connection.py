@@ -3,8 +3,8 @@
 ``--scheduler ADDRESS`` and ``--scheduler-file FILE`` both end here. Nothing waits forever: a scheduler
 file that does not appear (or stays invalid) and a scheduler that does not answer are reported after
 ``timeout`` seconds (``--connect-timeout``, default :data:`DEFAULT_TIMEOUT`), as an
-:class:`~simulation.errors.EnvironmentFault` (exit status 1) or, for an address or file that can never
-work, a :class:`~simulation.errors.UserInputError` (exit status 2).
+:class:`~aimarket.simulation.errors.EnvironmentFault` (exit status 1) or, for an address or file that can never
+work, a :class:`~aimarket.simulation.errors.UserInputError` (exit status 2).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from simulation.errors import EnvironmentFault, UserInputError
+from aimarket.simulation.errors import EnvironmentFault, UserInputError
 
 DEFAULT_TIMEOUT = 10.0  # seconds
 _POLL = 0.2  # seconds between looks at a scheduler file

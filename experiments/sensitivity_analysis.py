@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from experiments import store
-from experiments.spec import RangeFactor
-from simulation.errors import ExperimentError
+from aimarket.experiments import store
+from aimarket.experiments.spec import RangeFactor
+from aimarket.simulation.errors import ExperimentError
 
 COLUMNS = {"sobol": ["S1", "S1_conf", "ST", "ST_conf"], "morris": ["mu_star", "mu_star_conf", "sigma", "mu"]}
 

@@ -5,7 +5,7 @@
 Identity of a sweep: the experiment's fingerprint (everything in the file that defines runs), the
 hash of the resolved base scenario and the hash of the design, plus the *code identity* (package
 version, git commit and dirty state of the model code, hash of its sources, the run function: see
-:mod:`experiments.code_identity`). A results folder holds exactly one sweep: ``sweep`` refuses a
+:mod:`aimarket.experiments.code_identity`). A results folder holds exactly one sweep: ``sweep`` refuses a
 non-empty folder that is not this sweep's, and refuses this sweep's folder unless ``resume`` is set.
 ``resume`` with different code is refused (naming what differs) unless ``allow_code_change`` is set;
 then every session records its code in the manifest and every run folder the code that made it.
@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments import code_identity, store, summary_table
-from experiments.design import (
+from aimarket.experiments import code_identity, store, summary_table
+from aimarket.experiments.design import (
     build_runs,
     design_table,
     load_base_scenario,
@@ -34,11 +34,11 @@ from experiments.design import (
     sampler_seed,
     validate_against_scenario,
 )
-from experiments.run_folders import describe_bad, verify_runs
-from experiments.runner import Backend, Outcome, Task, resolve_run_fn, run_tasks
-from experiments.spec import Experiment, read_experiment
-from simulation.errors import EnvironmentFault, ExperimentError
-from simulation.output_folders import ensure_writable_folder
+from aimarket.experiments.run_folders import describe_bad, verify_runs
+from aimarket.experiments.runner import Backend, Outcome, Task, resolve_run_fn, run_tasks
+from aimarket.experiments.spec import Experiment, read_experiment
+from aimarket.simulation.errors import EnvironmentFault, ExperimentError
+from aimarket.simulation.output_folders import ensure_writable_folder
 
 FORMAT = 2  # 2: run folders hold _files.json and a _SUCCESS with its hash; manifests record code identities
 SAVE_EVERY = 2.0  # seconds between manifest refreshes during a sweep
@@ -76,7 +76,7 @@ def _now() -> str:
 
 def prepare(experiment_path: str | Path):
     """Read and fully validate an experiment: (experiment, base scenario, runs, design table, identity)."""
-    from simulation.scenario_io import scenario_hash
+    from aimarket.simulation.scenario_io import scenario_hash
 
     name = Path(experiment_path).name
     try:
@@ -149,7 +149,7 @@ def _check_code(out: Path, manifest: dict, code: dict, allow_code_change: bool) 
 
 
 def _new_manifest(exp: Experiment, base, runs, identity: dict, code: dict) -> dict[str, Any]:
-    from simulation.scenario_io import scenario_to_dict
+    from aimarket.simulation.scenario_io import scenario_to_dict
 
     return {
         "format": FORMAT,
@@ -217,17 +217,17 @@ def sweep(
     resume: continue the sweep already in ``out`` (required when ``out`` holds it).
     progress: show a tqdm bar (default: when stderr is a terminal).
     max_attempts: attempts per run whose worker process died (a run that raises is not retried).
-    run_fn: ``"module:function"`` called instead of ``simulation.run.simulate`` (tests, benchmarks);
+    run_fn: ``"module:function"`` called instead of ``aimarket.simulation.run.simulate`` (tests, benchmarks);
     it is part of the code identity.
     allow_code_change: resume even if the code identity differs from the latest session's.
     verify: on resume, compare every finished run's SHA-256 hashes (sizes are always compared).
     connect_timeout: seconds to wait for a Dask scheduler or its scheduler file (default 10).
-    slurm: run on Dask workers submitted as SLURM jobs (:mod:`experiments.slurm`): True for the
-    defaults of the ``[slurm]`` sections, or a dict of :class:`experiments.slurm_options.SlurmOptions`
+    slurm: run on Dask workers submitted as SLURM jobs (:mod:`aimarket.experiments.slurm`): True for the
+    defaults of the ``[slurm]`` sections, or a dict of :class:`aimarket.experiments.slurm_options.SlurmOptions`
     keys (``{"jobs": 8, "walltime": "02:00:00", "interface": "ib0"}``).
     Returns a :class:`SweepReport` (``out/summary.parquet`` is rewritten at the end of a session that
     is not interrupted); raises :class:`ExperimentError` for bad input and
-    :class:`~simulation.errors.EnvironmentFault` for an unwritable disk, an unreachable scheduler or a
+    :class:`~aimarket.simulation.errors.EnvironmentFault` for an unwritable disk, an unreachable scheduler or a
     machine without SLURM.
     """
     if scheduler is not None and scheduler_file is not None:
@@ -239,7 +239,7 @@ def sweep(
     _import_run_fn(run_fn)  # before validation: its module may register the strategies the runs use
     exp, base, runs, design_bytes, identity = prepare(experiment_path)
     if slurm is not None and slurm is not False:
-        from experiments.slurm import sweep_backend
+        from aimarket.experiments.slurm import sweep_backend
 
         # options checked (sbatch --test-only included) before anything is written
         backend = sweep_backend(slurm, exp, out, workers, scheduler, scheduler_file)

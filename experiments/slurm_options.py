@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from simulation.errors import UserInputError
+from aimarket.simulation.errors import UserInputError
 
 DEFAULT_JOBS = 4
 DEFAULT_WALLTIME = "01:00:00"

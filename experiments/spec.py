@@ -31,7 +31,7 @@ Factor and override keys are the dotted keys of ``aimarket run --set`` (e.g. ``u
 ``tasks.reasoning.alpha``, ``labs.roster.OpenAI.cash``). They may be quoted dotted keys or nested
 TOML tables; both are flattened to dotted keys.
 
-Every error is an :class:`~simulation.errors.ExperimentError` whose message is one line naming the
+Every error is an :class:`~aimarket.simulation.errors.ExperimentError` whose message is one line naming the
 field and what is allowed; the command line prints it and exits with status 2.
 """
 
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulation.errors import ExperimentError, ScenarioError, UserInputError
+from aimarket.simulation.errors import ExperimentError, ScenarioError, UserInputError
 
 #: tables a run can keep; ``summary`` is always kept (it is the record that a run finished).
 OUTPUT_TABLES = ("timeseries", "labs", "summary")
@@ -62,7 +62,7 @@ _TOP_KEYS = {
     "factors",
     "description",
     "report",
-    "slurm",  # defaults of `aimarket sweep --slurm` (experiments.slurm_options); not part of the identity
+    "slurm",  # defaults of `aimarket sweep --slurm` (aimarket.experiments.slurm_options); not part of the identity
 }
 _RANGE_KEYS = {"low", "high", "log", "integer"}
 _SAMPLER_KEYS = {
@@ -267,7 +267,7 @@ def _parse_factor(key: str, value: Any) -> RangeFactor | ListFactor:
 
 def parse_experiment(raw: dict, path: Path, text: str = "") -> Experiment:
     """Validate the parsed TOML ``raw`` of the experiment file at ``path`` (scenario keys are
-    checked separately by :func:`experiments.design.validate_against_scenario`)."""
+    checked separately by :func:`aimarket.experiments.design.validate_against_scenario`)."""
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
         raise ExperimentError(f"{unknown[0]}: unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})")
@@ -283,7 +283,7 @@ def parse_experiment(raw: dict, path: Path, text: str = "") -> Experiment:
         raise ExperimentError(f"description: must be a string (got {_type_name(description)})")
 
     if "slurm" in raw:
-        from experiments.slurm_options import parse_section
+        from aimarket.experiments.slurm_options import parse_section
 
         try:
             parse_section(raw["slurm"], "slurm")

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from experiments import store
+from aimarket.experiments import store
 
 SUMMARY_TABLE = "summary.parquet"
 FACTOR_PREFIX = "factor__"

@@ -3,7 +3,7 @@
 Each step ``Poisson(entry.arrivals * step_years)`` potential entrants arrive. Each weighs entering on
 the best open-weight model (adaptation cost ``entry.adapt_cost``) or on a model of its own trained at
 ``entry.frontier_multiples`` of the frontier model's raw compute at today's prices, by the net present
-value labs use for training (:mod:`simulation.planning`, P1) with no installed base and no brand,
+value labs use for training (:mod:`aimarket.simulation.planning`, P1) with no installed base and no brand,
 minus the discounted fixed opex, the option's cost, compliance and the sunk entry cost (N1):
 
     V = PV(operating profit) - PV(fixed opex) - option cost - compliance - entry.cost.
@@ -14,8 +14,8 @@ arrivals see the entrants before them. Every option of every arrival is a row of
 
 from __future__ import annotations
 
-from simulation import laws
-from simulation.planning import fixed_cost_present_value, outlook, present_value
+from aimarket.simulation import laws
+from aimarket.simulation.planning import fixed_cost_present_value, outlook, present_value
 
 PROSPECTIVE_ENTRANT = -2  # lab id used to value an entrant's options: it owns no offer and no user
 
@@ -45,7 +45,8 @@ def _options(model) -> list[dict]:
                                cfg.active_fraction, None))
     for basis, multiple, raw, eoom, cost, active_fraction, built_on in candidates:
         trained = model.entrant_model(raw, eoom, cost, active_fraction, built_on)
-        compliance = model.regulator.compliance_cost if model.regulator.would_regulate(trained, trends.algo_eff) else 0.0
+        regulated = model.regulator.would_regulate(trained, trends.algo_eff)
+        compliance = model.regulator.compliance_cost if regulated else 0.0
         pv = present_value(view, PROSPECTIVE_ENTRANT, trained.variants(s.labs.distill_ratio, s.labs.distill_penalty),
                            model.k_grid, context)
         value = pv - fixed - cost - compliance - cfg.cost

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from simulation.errors import SimulationError
+from aimarket.simulation.errors import SimulationError
 
 BRAND_TOLERANCE = 1e-12  # largest |log s_model - log s_observed| of the brand inversion
 BRAND_OUTER_ROUNDS = 60  # steps of the equilibrium inversion (Broyden), at most
@@ -176,7 +176,8 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
     def set_brands(x: np.ndarray) -> None:
         for i in tasks:
             market = model.markets[i]
-            market.set_brand({**market.brand, **{lab: float(v) for (j, lab), v in zip(pairs, x, strict=True) if j == i}})
+            solved = {lab: float(v) for (j, lab), v in zip(pairs, x, strict=True) if j == i}
+            market.set_brand({**market.brand, **solved})
 
     # Alternating phase: the map G(xi) = "inversion at the prices after one repricing round at xi" has the
     # solution as its fixed point and costs one round per evaluation (Broyden's method below costs a whole

@@ -26,7 +26,7 @@ choice probabilities are logit with scale ``mu_i`` (D2), evaluated with log-sum-
 
 Every public function validates its inputs and calls a private ``@njit(cache=True)`` kernel that
 writes into preallocated arrays and takes its random draws as arguments (the QuantEcon pattern).
-The plain-Python reference of each kernel, used by the tests, is in :mod:`simulation.reference`.
+The plain-Python reference of each kernel, used by the tests, is in :mod:`aimarket.simulation.reference`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import math
 import numpy as np
 from numba import njit
 
-from simulation.laws import marginal_cost_per_task, success_probability
+from aimarket.simulation.laws import marginal_cost_per_task, success_probability
 
 NOT_CONVERGED = -1
 NEGLIGIBLE_SHARE = 1e-12  # mean share below which an offer's markup is left out of the convergence test

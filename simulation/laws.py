@@ -2,8 +2,8 @@
 
 Every equation of the model that maps compute to capability or to money is written once, here.
 The scalar laws are numba ``@njit(cache=True)`` functions so that the market kernels
-(:mod:`simulation.kernels`) call them on the hot path; they are ordinary callables from Python too.
-Their plain-Python twins for the tests live in :mod:`simulation.reference`.
+(:mod:`aimarket.simulation.kernels`) call them on the hot path; they are ordinary callables from Python too.
+Their plain-Python twins for the tests live in :mod:`aimarket.simulation.reference`.
 
 Equation numbers (L1...) are those of ``docs/ODD.md`` §7 "Submodels".
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import njit
 
 SECONDS_PER_YEAR = 365.25 * 24 * 3600.0

@@ -3,8 +3,8 @@
 A :class:`TaskMarket` is the per-market computation layer (in the spirit of PyBLP's per-market
 objects): it owns views of the users of one task type and the current table of offers, and turns a
 lab's candidate products (model variant and inference multiplier) into prices, shares and profits
-with the kernels of :mod:`simulation.kernels`. It holds no lab logic: strategies
-(``agents.strategies``) decide which candidates to evaluate (docs/ODD.md §7.4-§7.7).
+with the kernels of :mod:`aimarket.simulation.kernels`. It holds no lab logic: strategies
+(``aimarket.agents.strategies``) decide which candidates to evaluate (docs/ODD.md §7.4-§7.7).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation import kernels
-from simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
+from aimarket.simulation import kernels
+from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
 FULL, DISTILLED = 0, 1  # model variants
@@ -81,7 +81,7 @@ class TaskMarket:
                  price_iterations: int, k_max: float, brand: dict[int, float] | None = None,
                  revenue_share_cost: float = 0.0):
         self.task = task
-        self.users = users  # agents.users.TaskUsers
+        self.users = users  # aimarket.agents.users.TaskUsers
         self.tasks_per_step = tasks_per_step
         self.inference_fpd = inference_fpd
         self.price_tolerance = price_tolerance

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import laws
-from simulation.market import SELF_HOST
+from aimarket.simulation import laws
+from aimarket.simulation.market import SELF_HOST
+from aimarket.simulation.trends import trends_at
 
 VARIANT_NAMES = ("full", "distilled")
-from simulation.trends import trends_at
 
 
 def hhi(revenues: np.ndarray) -> float | None:
@@ -128,7 +128,7 @@ class Recorder:
 
     @staticmethod
     def non_finite(model, market):
-        from simulation.errors import SimulationError
+        from aimarket.simulation.errors import SimulationError
 
         return SimulationError(f"step {model.step_index}, task '{market.task.name}': non-finite choice probabilities")
 
@@ -165,7 +165,8 @@ class Recorder:
             row[f"tier_price_ratio_{task.name}"] = tier_price_ratio(market, quantity)
             reference = self.start_capability.get(task.name)
             capable = sold & (market.eoom >= reference - 1e-12) if reference is not None else np.zeros_like(sold)
-            row[f"price_fixed_capability_{task.name}"] = float(np.min(market.price[capable])) if np.any(capable) else None
+            row[f"price_fixed_capability_{task.name}"] = (float(np.min(market.price[capable])) if np.any(capable)
+                                                          else None)
             row[f"outside_share_{task.name}"] = outcome[index]["outside_share"]
             row[f"selfhost_share_{task.name}"] = float(np.sum(quantity[~sold]) / market.tasks_per_step) \
                 if market.tasks_per_step > 0 else None
@@ -261,7 +262,8 @@ class Recorder:
                 share = outcome[index]["share"]
                 for tier, o in enumerate(rows):
                     self.labs.append({
-                        **base, "task": market.task.name, "tier": tier, "variant": VARIANT_NAMES[int(market.variant[o])],
+                        **base, "task": market.task.name, "tier": tier,
+                        "variant": VARIANT_NAMES[int(market.variant[o])],
                         "k": float(market.k[o]), "eoom": float(market.eoom[o]), "price": float(market.price[o]),
                         "marginal_cost": float(market.cost[o]), "share": float(share[o]),
                         "quantity": float(quantity[o]), "revenue": float(market.price[o] * quantity[o]),

@@ -21,22 +21,27 @@ Step order (docs/ODD.md §3 "Process overview and scheduling"), each step ``t``:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import mesa
 import numpy as np
 
-from agents.lab import Lab, Ledger, TrainedModel
-from agents.regulator import Regulator
-from agents.strategies import make_strategy
-from agents.users import UserPopulation
-from simulation import laws
-from simulation.entry import consider_entry
-from simulation.equilibrium import best_response_rounds, solve_brand
-from simulation.kernels import sample_providers
-from simulation.market import FULL, SELF_HOST, TaskMarket, latency_limit
-from simulation.metrics import Recorder
-from simulation.planning import training_options
-from simulation.scenario import Scenario
-from simulation.trends import algo_eff_at_year, trends_at
+from aimarket.agents.lab import Lab, Ledger, TrainedModel
+from aimarket.agents.regulator import Regulator
+from aimarket.agents.strategies import make_strategy
+from aimarket.agents.users import UserPopulation
+from aimarket.simulation import laws
+from aimarket.simulation.entry import consider_entry
+from aimarket.simulation.equilibrium import best_response_rounds, solve_brand
+from aimarket.simulation.kernels import sample_providers
+from aimarket.simulation.market import FULL, SELF_HOST, TaskMarket, latency_limit
+from aimarket.simulation.mesa_interop import after_record, model_scenario, model_seed, timeseries_collector
+from aimarket.simulation.metrics import Recorder
+from aimarket.simulation.planning import training_options
+from aimarket.simulation.scenario import Scenario
+from aimarket.simulation.trends import algo_eff_at_year, trends_at
 
 SHARE_TOLERANCE = 1e-10  # largest |log gap| between step-0 shares and the roster's observed shares
 # (or labs.br_tolerance where it is larger)
@@ -46,13 +51,20 @@ class MarketModel(mesa.Model):
     """Labs, users and a regulator in an AI market where compute buys capability either in
     pre-training (a sunk cost that lifts every task) or in inference (a cost per task).
 
-    Parameters: a validated :class:`Scenario` and an optional ``seed`` (default ``scenario.run.seed``).
-    Every random draw comes from ``self.rng``, so a scenario and seed determine the run. The scenario
-    is kept as ``self.config`` (Mesa 3.5 reserves ``Model.scenario`` for its own scenario objects).
+    Parameters: ``scenario``, a validated :class:`Scenario`, a TOML path, a nested dict or None (the
+    packaged default); ``seed`` (or Mesa's integer ``rng``; default ``scenario.run.seed``); and dotted
+    scenario overrides as keywords, ``users__count=5000``, or a dict, ``overrides={"users.count": 5000}``,
+    validated as ``--set`` is (:mod:`aimarket.simulation.mesa_interop`). Every random draw comes from
+    ``self.rng``, so a scenario and seed determine the run. The scenario is kept as ``self.config``
+    (Mesa 3.5 reserves ``Model.scenario`` for its own scenario objects). ``self.datacollector`` is a
+    ``mesa.DataCollector`` of the timeseries columns, collected each step from the Recorder's row, so
+    ``mesa.batch_run(MarketModel, parameters={"users__count": [2000, 4000]}, max_steps=8)`` works.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None):
-        seed = scenario.run.seed if seed is None else int(seed)
+    def __init__(self, scenario: Scenario | str | Path | Mapping | None = None, *, seed: int | None = None,
+                 rng: int | None = None, **overrides: Any):
+        scenario = model_scenario(scenario, overrides)
+        seed = model_seed(scenario, seed, rng)
         super().__init__(rng=seed)
         self.seed = seed
         self.config = scenario
@@ -74,6 +86,8 @@ class MarketModel(mesa.Model):
         self.exited_labs: list[Lab] = []
         self.pending: dict[int, Ledger] = {}
         self.recorder = Recorder(self)
+        self.datacollector = timeseries_collector(self)  # Mesa's DataCollector, fed by the Recorder's rows
+        self.running = scenario.run.steps > 0
         for entry in scenario.labs.roster:
             self._add_roster_lab(entry)
         self._draw_installed_base()
@@ -175,6 +189,7 @@ class MarketModel(mesa.Model):
         self._settle_accounts(outcome)
         self._exit_insolvent()
         self.recorder.record(self, outcome)
+        after_record(self)  # the DataCollector collects the row just recorded; model.running
         self.pending = {}
         self.step_index += 1
 

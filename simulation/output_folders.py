@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from simulation.errors import EnvironmentFault, UserInputError
+from aimarket.simulation.errors import EnvironmentFault, UserInputError
 
 
 def ensure_writable_folder(folder: Path, option: str = "--out", target: Path | None = None) -> Path:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulation.errors import EnvironmentFault, SimulationError
-from simulation.scenario import Scenario
+from aimarket.simulation.errors import EnvironmentFault, SimulationError
+from aimarket.simulation.scenario import Scenario
 
 _INT_COLUMNS = {"step", "n_labs", "arrivals", "entries", "exits", "evading_labs", "lab", "tier", "br_rounds"}
 _BOOL_COLUMNS = {"agi_reached", "alive", "open_weights", "regulated", "training", "affordable", "chosen"}
@@ -98,10 +98,27 @@ def decisions_table(rows: list[dict]) -> pa.Table:
     return _table(rows, DECISIONS_COLUMNS)
 
 
+def current_umask() -> int:
+    """The process's file-mode creation mask (e.g. ``0o022``), read without changing it where the
+    system tells it (Linux ``/proc/self/status``); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write) -> Path:
     """Call ``write(temporary_path)`` and rename the result to ``path``. The temporary file is
-    ``.<name>.<random>.tmp`` in the same folder. An OSError (a full disk, a folder that cannot be
-    written) becomes an :class:`EnvironmentFault` naming ``path`` and the system's reason."""
+    ``.<name>.<random>.tmp`` in the same folder; before the rename it gets the mode an ordinary new
+    file would have (``0o666`` less the umask: ``0o644`` with umask 022), not mkstemp's private
+    ``0o600``. An OSError (a full disk, a folder that cannot be written) becomes an
+    :class:`EnvironmentFault` naming ``path`` and the system's reason."""
     path = Path(path)
     tmp = None
     try:
@@ -109,6 +126,7 @@ def atomic_write(path: Path, write) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except OSError as exc:
         raise EnvironmentFault(f"cannot write {path}: {exc.strerror or exc}") from exc
@@ -153,7 +171,7 @@ def write_outputs(result, out_dir, *, plot: bool = True) -> dict[str, Path]:
     if result.decisions is not None:
         paths["decisions"] = write_parquet(result.decisions, out / "decisions.parquet")
     if plot:
-        from simulation.overview import draw_overview
+        from aimarket.simulation.overview import draw_overview
 
         paths["overview"] = atomic_write(out / "overview.png", lambda tmp: draw_overview(result, tmp))
     return paths

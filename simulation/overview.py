@@ -31,7 +31,7 @@ _OTHERS = "#BBBBBB"
 
 def _style_file():
     # the publication style ships with the experiments package (a file read here, not code imported)
-    return files("experiments").joinpath("aimarket.mplstyle")
+    return files("aimarket.experiments").joinpath("aimarket.mplstyle")
 
 
 def _lines(ax, year, series: dict[str, np.ndarray], colours=_COLOURS) -> None:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.strategies import TrainingOption
-from simulation import laws
-from simulation.errors import SimulationError
-from simulation.market import DISTILLED, FULL, TaskMarket, Variants
+from aimarket.agents.strategies import TrainingOption
+from aimarket.simulation import laws
+from aimarket.simulation.errors import SimulationError
+from aimarket.simulation.market import DISTILLED, FULL, TaskMarket, Variants
 
 PROJECTION_USERS = 500
 

@@ -1,7 +1,7 @@
 """Plain-Python reference implementations of the laws and kernels, for the tests only.
 
 Written with plain loops and the ``math`` module (no numba, no numpy vectorisation), following the
-equations in the docstrings of :mod:`simulation.laws` and :mod:`simulation.kernels` line by line.
+equations in the docstrings of :mod:`aimarket.simulation.laws` and :mod:`aimarket.simulation.kernels` line by line.
 The tests require the kernels to agree with these to 1e-12 relative.
 """
 
@@ -213,8 +213,9 @@ def _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_ini
     mean_mu = _left_sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
     if t == 1:
-        markup[0], iterations = _best_single_offer([row[0] for row in gross], mu, switching, is_provider, rival, cost[0],
-                                                   markup[0], tol, max_iter, damping)
+        first = [row[0] for row in gross]
+        markup[0], iterations = _best_single_offer(first, mu, switching, is_provider, rival, cost[0], markup[0], tol,
+                                                   max_iter, damping)
     else:
         inclusive = []
         for i in range(n):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from simulation.outputs import check_finite, decisions_table, labs_table, timeseries_table
-from simulation.scenario import Scenario
+from aimarket.simulation.outputs import check_finite, decisions_table, labs_table, timeseries_table
+from aimarket.simulation.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ def simulate(scenario: Scenario, *, seed: int | None = None, steps: int | None =
              progress: Callable[[int], None] | None = None) -> SimulationResult:
     """Run ``scenario`` for ``steps`` steps (default ``scenario.run.steps``) from ``seed``
     (default ``scenario.run.seed``). ``progress(steps_done)`` is called after every step."""
-    from simulation.model import MarketModel
-    from simulation.summary import build_summary
+    from aimarket.simulation.model import MarketModel
+    from aimarket.simulation.summary import build_summary
 
     model = MarketModel(scenario, seed=seed)
     steps = scenario.run.steps if steps is None else int(steps)
@@ -50,7 +50,7 @@ def simulate(scenario: Scenario, *, seed: int | None = None, steps: int | None =
 
 def warm_up() -> None:
     """Compile (or load from the cache) every numba kernel with a tiny run; call once per process."""
-    from simulation.scenario_io import load_scenario
+    from aimarket.simulation.scenario_io import load_scenario
 
     tiny = load_scenario(None, {"users.count": 60, "run.steps": 1, "labs.br_max_rounds": 2})
     simulate(tiny)

@@ -2,7 +2,7 @@
 
 A scenario is a TOML file (see ``scenarios/default.toml``) validated into the immutable
 :class:`Scenario` below. Validation errors are turned into one-line messages that name the dotted
-field and what is allowed by :mod:`simulation.scenario_io`; this module only declares the schema.
+field and what is allowed by :mod:`aimarket.simulation.scenario_io`; this module only declares the schema.
 
 Section numbers refer to ``docs/ODD.md``, the model's specification.
 """
@@ -150,7 +150,8 @@ class LabEntry(_Section):
     )
     k: dict[str, float] = Field(default_factory=dict, description="fixed inference multiplier per task type")
     share: dict[str, float] = Field(
-        default_factory=dict, description="observed usage share at step 0 per task type (0-1), matched by the brand term")
+        default_factory=dict,
+        description="observed usage share at step 0 per task type (0-1), matched by the brand term")
     active_fraction: float = Field(
         0.25, gt=0, le=1, description="parameters active per token over compute-optimal parameters")
     opex: float | None = Field(None, ge=0, description="fixed operating cost per step [$] (omitted: labs.opex)")
@@ -287,7 +288,8 @@ class RegulatorSettings(_Section):
 
 
 def _increasing_non_negative(multiples: list[float]) -> list[float]:
-    if not multiples or any(m < 0 for m in multiples) or any(b <= a for a, b in zip(multiples, multiples[1:])):
+    increasing = all(b > a for a, b in zip(multiples, multiples[1:], strict=False))
+    if not multiples or any(m < 0 for m in multiples) or not increasing:
         raise ValueError("must be a non-empty, strictly increasing list of non-negative multiples")
     return multiples
 

@@ -1,8 +1,8 @@
 """Read, override, serialise and hash scenarios; turn every validation failure into one line.
 
-The schema lives in :mod:`simulation.scenario`. This module is the only way the rest of the project
-builds a :class:`~simulation.scenario.Scenario` from user input (a TOML file, a dict, ``--set``
-options), so every failure surfaces as a :class:`~simulation.errors.ScenarioError` whose message is a
+The schema lives in :mod:`aimarket.simulation.scenario`. This module is the only way the rest of the project
+builds a :class:`~aimarket.simulation.scenario.Scenario` from user input (a TOML file, a dict, ``--set``
+options), so every failure surfaces as a :class:`~aimarket.simulation.errors.ScenarioError` whose message is a
 single line naming the dotted field and what is allowed, e.g.::
 
     scenario field 'users.value_sigma': must be >= 0 (got -1.0)
@@ -29,8 +29,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simulation.errors import ScenarioError
-from simulation.scenario import Scenario
+from aimarket.resources import scenario_file
+from aimarket.simulation.errors import ScenarioError
+from aimarket.simulation.scenario import Scenario
 
 __all__ = [
     "DEFAULT_SCENARIO",
@@ -42,8 +43,9 @@ __all__ = [
     "scenario_to_dict",
 ]
 
-#: The scenario used when no path is given (``scenarios/default.toml`` at the repository root).
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "default.toml"
+#: The scenario used when no path is given: the packaged ``default.toml`` (``scenarios/`` in the
+#: repository, the package ``aimarket.scenarios`` once installed; see :mod:`aimarket.resources`).
+DEFAULT_SCENARIO = scenario_file("default")
 
 #: Lists of tables whose items are addressed by their ``name`` in dotted keys.
 _NAMED_ITEM = {("tasks",): "task type", ("labs", "roster"): "lab"}

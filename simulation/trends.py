@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation import laws
-from simulation.scenario import Scenario
+from aimarket.simulation import laws
+from aimarket.simulation.scenario import Scenario
 
 
 @dataclass(frozen=True)

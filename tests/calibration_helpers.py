@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pyarrow as pa
 
-from simulation.run import SimulationResult
+from aimarket.simulation.run import SimulationResult
 
 TASKS = ("chat", "reasoning", "agentic")
 

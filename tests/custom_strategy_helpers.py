@@ -3,12 +3,12 @@ it (in the sweep's process and in every worker) makes ``strategy = "sweep_custom
 
 from __future__ import annotations
 
-from agents.strategies import OptimiseStrategy, register_strategy
+from aimarket.agents.strategies import OptimiseStrategy, register_strategy
 
 register_strategy("sweep_custom", lambda: OptimiseStrategy(training_cost_weight=2.0, name="sweep_custom"))
 
 
 def simulate(scenario, *, seed=None, steps=None, progress=None):
-    from simulation.run import simulate as real
+    from aimarket.simulation.run import simulate as real
 
     return real(scenario, seed=seed, steps=steps, progress=progress)

@@ -1,4 +1,4 @@
-"""Stand-ins for ``simulation.run.simulate`` used by the sweep tests (importable by spawned workers,
+"""Stand-ins for ``aimarket.simulation.run.simulate`` used by the sweep tests (importable by spawned workers,
 which inherit the test process's sys.path). Each has simulate's signature and, unless it fails on
 purpose, returns exactly what simulate returns."""
 
@@ -32,7 +32,7 @@ steps = 3
 
 
 def simulate(scenario, *, seed=None, steps=None, progress=None):
-    from simulation.run import simulate as real
+    from aimarket.simulation.run import simulate as real
 
     return real(scenario, seed=seed, steps=steps, progress=progress)
 
@@ -71,7 +71,7 @@ def run_files(out: Path) -> dict[str, bytes]:
     """Every output file of the finished runs (and the design), by relative path. A run folder's
     record (_files.json, _SUCCESS) is left out: it names the code (run_fn) that made the run, which
     the tests vary; its file list is checked against the outputs by verify_run."""
-    from experiments.run_folders import FILES, SUCCESS, verify_runs
+    from aimarket.experiments.run_folders import FILES, SUCCESS, verify_runs
 
     out = Path(out)
     assert not verify_runs(out, hashes=True)[1]

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from experiments.calibration import (
+from aimarket.experiments.calibration import (
     DEFAULT_TARGETS,
     QUANTITIES,
     QuantityError,
@@ -19,7 +19,7 @@ from experiments.calibration import (
     steps_needed,
     table_lines,
 )
-from experiments.calibration.targets import factor_off, parse_targets
+from aimarket.experiments.calibration.targets import factor_off, parse_targets
 from tests.calibration_helpers import fake_scenario, synthetic_result
 
 LABS = {"Alpha": {"chat": 0.6, "reasoning": 0.5}, "Beta": {"chat": 0.3}, "Gamma": None}

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from experiments.calibration import calibrate, calibrated_toml, fit, parse_fit_option, resolve_targets
-from experiments.calibration.targets import parse_targets
-from experiments.cli import main
-from simulation.errors import ScenarioError, UserInputError
-from simulation.scenario_io import DEFAULT_SCENARIO, apply_overrides, load_scenario, scenario_hash
+from aimarket.experiments.calibration import calibrate, calibrated_toml, fit, parse_fit_option, resolve_targets
+from aimarket.experiments.calibration.targets import parse_targets
+from aimarket.experiments.cli import main
+from aimarket.simulation.errors import ScenarioError, UserInputError
+from aimarket.simulation.scenario_io import DEFAULT_SCENARIO, apply_overrides, load_scenario, scenario_hash
 from tests.calibration_helpers import synthetic_result
 
 TRUTH = {"users.logit_scale": 0.35, "tasks.reasoning.tasks_per_step": 3e9}
@@ -205,7 +205,7 @@ def test_calibrate_command_on_a_tiny_scenario(tiny, capsys):
     assert "(seed 20250212, 5 steps)" in out and "6 of 6 rows within tolerance" in out
 
     # the printed revenue is the labs table's, one row per step x lab
-    from simulation.run import simulate
+    from aimarket.simulation.run import simulate
 
     labs = simulate(load_scenario(scenario), steps=5).labs.to_pandas()
     revenue = labs[labs.step < 4].drop_duplicates(["step", "lab"]).query("name == 'Alpha'").lab_revenue.sum()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.cli import COMMANDS, main
+from aimarket.experiments.cli import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,7 +98,7 @@ def test_bad_input_subprocess(workdir, args, fragment):
     before = (out.stat().st_mtime_ns, sorted(p.name for p in out.iterdir()))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.cli", "run", *args, "--out", str(out)],
+        [sys.executable, "-m", "aimarket.experiments.cli", "run", *args, "--out", str(out)],
         capture_output=True, text=True, cwd=workdir, env=env, timeout=120,
     )
     assert proc.returncode == 2, proc.stderr

@@ -18,10 +18,10 @@ import pytest
 
 pytest.importorskip("solara", reason="the dashboard needs the 'viz' extra: pip install 'aimarket[viz]'")
 
-from experiments.dashboard import controls  # noqa: E402
-from experiments.dashboard.model import DashboardModel, series_names  # noqa: E402
-from simulation.model import MarketModel  # noqa: E402
-from simulation.scenario_io import load_scenario  # noqa: E402
+from aimarket.experiments.dashboard import controls  # noqa: E402
+from aimarket.experiments.dashboard.model import DashboardModel, series_names  # noqa: E402
+from aimarket.simulation.model import MarketModel  # noqa: E402
+from aimarket.simulation.scenario_io import load_scenario  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -76,7 +76,7 @@ def test_invalid_inputs_are_shown_not_raised():
 def test_a_step_takes_under_half_a_second_of_compute():
     """Each Step press (a quarter after the 2025 market that Reset builds) is fast; Reset itself solves
     the brand terms of step 0 and may take a second or two."""
-    from simulation.run import warm_up
+    from aimarket.simulation.run import warm_up
 
     warm_up()
     model = DashboardModel()
@@ -108,7 +108,7 @@ def _on_loopback(url: str) -> bool:
 @pytest.fixture
 def dashboard_server(tmp_path):
     """``aimarket dashboard`` on a free port of 127.0.0.1; stopped by its PID afterwards."""
-    from experiments.dashboard import assets
+    from aimarket.experiments.dashboard import assets
 
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not found and could not be installed (apt-get install chromium): no browser")
@@ -121,7 +121,7 @@ def dashboard_server(tmp_path):
     log = open(tmp_path / "server.log", "w")
     # a cache miss goes to a dead loopback port, never to the CDN: the page must be served from the cache
     env = dict(os.environ, SOLARA_ASSETS_CDN="http://127.0.0.1:9/")
-    server = subprocess.Popen([sys.executable, "-m", "experiments.cli", "dashboard", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "aimarket.experiments.cli", "dashboard", "--port", str(port)],
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -249,7 +249,7 @@ def test_dashboard_in_chromium(dashboard_server, tmp_path):
 
 
 def test_dashboard_command_rejects_a_bad_port(capsys):
-    from experiments.cli import main
+    from aimarket.experiments.cli import main
 
     assert main(["dashboard", "--port", "http"]) == 2
     assert "--port" in capsys.readouterr().err

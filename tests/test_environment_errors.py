@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sweep_helpers import DEFAULT_SCENARIO, folder_bytes, one_line_error, write_experiment
 
-import simulation.run
-from experiments.cli import main
-from experiments.run_folders import completed_runs
+import aimarket.simulation.run
+from aimarket.experiments.cli import main
+from aimarket.experiments.run_folders import completed_runs
 
 QUICK = ["--steps", "2", "--set", "users.count=200", "--quiet"]
 EXTENDS = f'extends = "{DEFAULT_SCENARIO.as_posix()}"\n'
@@ -54,7 +54,7 @@ def no_simulation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("simulated although the input was refused")
 
-    monkeypatch.setattr(simulation.run, "simulate", refuse)
+    monkeypatch.setattr(aimarket.simulation.run, "simulate", refuse)
 
 
 # ------------------------------------------------------------------------------------------ output folders
@@ -103,7 +103,7 @@ def test_disk_full_during_run_names_the_file_and_keeps_the_previous_run(run_dir,
 
 
 def test_disk_full_during_sweep_keeps_finished_runs(tmp_path, capsys, monkeypatch):
-    from experiments import run_folders
+    from aimarket.experiments import run_folders
 
     exp = write_experiment(tmp_path, TINY)
     out = tmp_path / "out"
@@ -225,7 +225,7 @@ def test_scenario_types_are_strict(tmp_path, capsys, no_simulation, table, fragm
 
 
 def test_toml_integers_still_fill_float_fields(tmp_path, capsys):
-    from simulation.scenario_io import load_scenario
+    from aimarket.simulation.scenario_io import load_scenario
 
     scenario = tmp_path / "ints.toml"
     scenario.write_text(EXTENDS + "[run]\nsteps = 40\n[entry]\ncash = 0\n[labs]\nopex = 0\n")
@@ -251,8 +251,8 @@ def test_bad_factor_values_are_refused_before_the_first_run(tmp_path, capsys, no
 
 
 def test_strategy_registered_by_the_run_function_module_is_accepted(tmp_path):
-    import experiments
-    from simulation.errors import ExperimentError
+    from aimarket import experiments
+    from aimarket.simulation.errors import ExperimentError
 
     exp = write_experiment(tmp_path, 'root_seed = 1\nsteps = 2\noutputs = ["summary"]\n[factors]\n'
                                      '"labs.roster.OpenAI.strategy" = ["optimise", "sweep_custom"]\n')
@@ -267,7 +267,7 @@ def test_strategy_registered_by_the_run_function_module_is_accepted(tmp_path):
 
 
 def test_second_figures_or_report_into_one_place_is_refused(tmp_path, capsys):
-    from simulation.output_folders import FileLock
+    from aimarket.simulation.output_folders import FileLock
 
     results = tmp_path / "results"
     results.mkdir()

@@ -9,12 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from simulation import laws
-from simulation.errors import ScenarioError
-from simulation.market import latency_limit
-from simulation.model import MarketModel
-from simulation.run import simulate
-from simulation.scenario_io import load_scenario
+from aimarket.simulation import laws
+from aimarket.simulation.errors import ScenarioError
+from aimarket.simulation.market import latency_limit
+from aimarket.simulation.model import MarketModel
+from aimarket.simulation.run import simulate
+from aimarket.simulation.scenario_io import load_scenario
 from tests.small_scenarios import scenario
 
 ROSTER = [
@@ -155,7 +155,7 @@ def test_bad_dynamics_settings_are_one_line_scenario_errors(overrides, fragment)
 
 
 def test_run_command_names_unconverged_steps(tmp_path, capsys):
-    from experiments.cli import main
+    from aimarket.experiments.cli import main
 
     sets = {"users.count": 300, "run.steps": 2, "labs.br_max_rounds": 2, "labs.k_search_rounds": 1,
             "labs.br_tolerance": 1e-14, "users.value_sigma": 0.2, "labs.roster": None}

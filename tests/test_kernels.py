@@ -1,4 +1,4 @@
-"""Every numba kernel equals its plain-Python reference (simulation.reference) to 1e-12 relative,
+"""Every numba kernel equals its plain-Python reference (aimarket.simulation.reference) to 1e-12 relative,
 and the price kernel satisfies closed forms of the logit Bertrand model."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation import kernels, laws, reference
+from aimarket.simulation import kernels, laws, reference
 
 RTOL = 1e-12
 SETTINGS = settings(max_examples=60, deadline=None)

@@ -13,9 +13,9 @@ from functools import cache
 import numpy as np
 import pytest
 
-from simulation import laws
-from simulation.run import simulate
-from simulation.trends import trends_at
+from aimarket.simulation import laws
+from aimarket.simulation.run import simulate
+from aimarket.simulation.trends import trends_at
 from tests.small_scenarios import scenario
 
 

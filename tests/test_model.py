@@ -13,12 +13,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from experiments.cli import main as cli_main
-from simulation import laws
-from simulation.model import MarketModel
-from simulation.outputs import write_outputs
-from simulation.run import simulate
-from simulation.scenario_io import load_scenario
+from aimarket.experiments.cli import main as cli_main
+from aimarket.simulation import laws
+from aimarket.simulation.model import MarketModel
+from aimarket.simulation.outputs import write_outputs
+from aimarket.simulation.run import simulate
+from aimarket.simulation.scenario_io import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "scenarios" / "static_homogeneous.toml"
@@ -120,7 +120,7 @@ def test_same_seed_identical_across_processes(tmp_path):
     scenario = load_scenario(None, SMALL)
     write_outputs(simulate(scenario), tmp_path / "here", plot=False)
     sets = [arg for key, value in SMALL.items() for arg in ("--set", f"{key}={value}")]
-    subprocess.run([sys.executable, "-m", "experiments.cli", "run", "--out", str(tmp_path / "there"), "--quiet",
+    subprocess.run([sys.executable, "-m", "aimarket.experiments.cli", "run", "--out", str(tmp_path / "there"), "--quiet",
                     *sets], check=True, cwd=ROOT, capture_output=True)
     for file in ("timeseries.parquet", "labs.parquet"):
         assert (tmp_path / "here" / file).read_bytes() == (tmp_path / "there" / file).read_bytes()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from test_questions import run_quick_questions
 
-from experiments.questions import get
+from aimarket.experiments.questions import get
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -49,7 +49,7 @@ def _kernel_manager():
 
 
 def test_there_is_a_quickstart_and_one_notebook_per_question():
-    from experiments.questions import QUESTIONS
+    from aimarket.experiments.questions import QUESTIONS
 
     names = {p.name for p in NOTEBOOKS}
     assert "00_quickstart.ipynb" in names

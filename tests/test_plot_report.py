@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-import experiments
-from experiments.cli import main
+from aimarket import experiments
+from aimarket.experiments.cli import main
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "examples" / "smoke.toml"
 
@@ -71,7 +71,7 @@ def test_plot_of_a_timeseries_output_over_time_by_factor(smoke, tmp_path, capsys
 
 
 def test_plot_of_a_summary_output_against_a_factor(smoke, tmp_path):
-    from experiments.plot import plot_output
+    from aimarket.experiments.plot import plot_output
 
     assert main(["plot", str(smoke), "--y", "final_hhi", "--x", "users.value_sigma", "--by",
                  "users.switching_cost"]) == 0
@@ -135,7 +135,7 @@ def test_report_on_any_sweep(smoke, tmp_path):
 
 
 def test_report_of_a_sweep_without_a_list_uses_the_default_outputs(smoke, tmp_path):
-    from experiments.report_generic import DEFAULT_OUTPUTS
+    from aimarket.experiments.report_generic import DEFAULT_OUTPUTS
 
     manifest = json.loads((smoke / "manifest.json").read_text())
     manifest["experiment"]["report"] = {"outputs": []}
@@ -144,14 +144,14 @@ def test_report_of_a_sweep_without_a_list_uses_the_default_outputs(smoke, tmp_pa
     for name in ("design.parquet", "runs"):
         (copy / name).symlink_to(smoke / name)
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    from experiments.report import write_report
+    from aimarket.experiments.report import write_report
 
     page = Path(write_report(copy, dpi=40)).read_text(encoding="utf-8")
     assert all(f"id='mine-{y}'" in page for y in DEFAULT_OUTPUTS["timeseries"])
 
 
 def test_overview_names_the_largest_labs_and_groups_the_rest():
-    from simulation.overview import NAMED_LABS, revenue_shares
+    from aimarket.simulation.overview import NAMED_LABS, revenue_shares
 
     names = [f"Lab ${i}$" for i in range(15)]
     labs = {"step": [], "lab": [], "name": [], "lab_revenue": []}
@@ -176,9 +176,9 @@ def test_overview_draws_lab_names_as_plain_text(tmp_path):
 
     import pyarrow as pa
 
-    from simulation.overview import draw_overview
-    from simulation.run import simulate
-    from simulation.scenario_io import load_scenario
+    from aimarket.simulation.overview import draw_overview
+    from aimarket.simulation.run import simulate
+    from aimarket.simulation.scenario_io import load_scenario
 
     result = simulate(load_scenario(None, {"users.count": 60}), steps=2)
     names = [r"Lab $\oops$" if n == "OpenAI" else n for n in result.labs.column("name").to_pylist()]

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import experiments
-from experiments import figures as F
-from experiments.questions import EXPERIMENTS, QUESTIONS, SIZES, experiment_file, find_sweeps, identify
-from simulation.errors import UserInputError
+from aimarket import experiments
+from aimarket.experiments import figures as F
+from aimarket.experiments.questions import EXPERIMENTS, QUESTIONS, SIZES, experiment_file, find_sweeps, identify
+from aimarket.simulation.errors import UserInputError
 
 _CACHE: dict[str, Path] = {}
 
@@ -57,7 +57,7 @@ def drawn(quick_results):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_every_question_has_valid_experiment_files(size):
-    from experiments.session import prepare
+    from aimarket.experiments.session import prepare
 
     for q in QUESTIONS.values():
         assert q.experiments
@@ -76,7 +76,7 @@ def test_every_question_has_valid_experiment_files(size):
 
 
 def test_quick_and_paper_sizes_share_their_design_keys():
-    from experiments.spec import read_experiment
+    from aimarket.experiments.spec import read_experiment
 
     for name in EXPERIMENTS:
         quick, paper = (read_experiment(experiment_file(name, s)) for s in SIZES)
@@ -133,7 +133,7 @@ def _png_dpi(path: Path) -> float:
 
 
 def test_figures_command_writes_every_file(quick_results, tmp_path):
-    from experiments.cli import main
+    from aimarket.experiments.cli import main
 
     out = tmp_path / "figs"
     assert main(["figures", str(quick_results), "--out", str(out)]) == 0
@@ -148,7 +148,7 @@ def test_figures_command_writes_every_file(quick_results, tmp_path):
 
 
 def test_figures_command_on_one_sweep_folder_and_one_question(quick_results, tmp_path):
-    from experiments.cli import main
+    from aimarket.experiments.cli import main
 
     out = tmp_path / "one"
     assert main(["figures", str(quick_results / "q6_energy"), "--out", str(out), "--format", "png"]) == 0
@@ -170,7 +170,7 @@ def test_figures_command_on_one_sweep_folder_and_one_question(quick_results, tmp
     ],
 )
 def test_figures_and_report_reject_bad_input_with_one_line(args, message, quick_results, tmp_path, capsys):
-    from experiments.cli import main
+    from aimarket.experiments.cli import main
 
     (tmp_path / "empty").mkdir()
     values = {"missing": tmp_path / "nope", "empty": tmp_path / "empty", "root": quick_results}
@@ -343,7 +343,7 @@ def test_every_figure_has_units_on_every_axis_and_the_style_palette(drawn):
 
 
 def test_report_names_every_question_with_numbers_and_figures(quick_results, tmp_path):
-    from experiments.cli import main
+    from aimarket.experiments.cli import main
 
     out = tmp_path / "report.html"
     assert main(["report", str(quick_results), "--out", str(out), "--dpi", "60"]) == 0
@@ -359,7 +359,7 @@ def test_report_names_every_question_with_numbers_and_figures(quick_results, tmp
 
 
 def test_report_answers_carry_intervals_across_runs(quick_results):
-    from experiments.report import answers
+    from aimarket.experiments.report import answers
 
     q3 = answers("q3", quick_results)
     row = q3[(q3["quantity"] == "share of frontier-capable usage that escapes regulation in 2030")
@@ -379,7 +379,7 @@ def test_report_answers_carry_intervals_across_runs(quick_results):
 
 
 def test_report_of_a_partial_results_folder_names_the_missing_questions(quick_results, tmp_path):
-    from experiments.report import write_report
+    from aimarket.experiments.report import write_report
 
     root = tmp_path / "partial"
     root.mkdir()
@@ -396,7 +396,7 @@ def test_report_of_a_partial_results_folder_names_the_missing_questions(quick_re
 
 
 def test_questions_command_lists_and_rejects_bad_input(capsys):
-    from experiments.questions.__main__ import main
+    from aimarket.experiments.questions.__main__ import main
 
     assert main(["list"]) == 0
     out = capsys.readouterr().out
@@ -407,7 +407,7 @@ def test_questions_command_lists_and_rejects_bad_input(capsys):
 
 
 def test_questions_run_resumes_a_complete_results_folder(quick_results, capsys):
-    from experiments.questions.__main__ import main
+    from aimarket.experiments.questions.__main__ import main
 
     assert main(["run", "q2", "--out", str(quick_results), "--workers", "0", "--quiet"]) == 0
     err = capsys.readouterr().err
@@ -415,7 +415,7 @@ def test_questions_run_resumes_a_complete_results_folder(quick_results, capsys):
 
 
 def test_aimarket_cli_registers_the_questions_command_when_listed():
-    from experiments import cli
+    from aimarket.experiments import cli
 
     if "questions" not in cli.COMMANDS:
         pytest.skip("experiments/cli.py does not list the 'questions' command yet")

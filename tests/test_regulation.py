@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.lab import TrainedModel
-from simulation import laws
-from simulation.model import MarketModel
-from simulation.run import simulate
-from simulation.scenario_io import load_scenario
+from aimarket.agents.lab import TrainedModel
+from aimarket.simulation import laws
+from aimarket.simulation.model import MarketModel
+from aimarket.simulation.run import simulate
+from aimarket.simulation.scenario_io import load_scenario
 from tests.small_scenarios import scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sweep_helpers import REPO, folder_bytes
 
-from experiments.cli import main
-from simulation.errors import UserInputError
-from simulation.output_folders import FileLock, staged_folder
-from simulation.outputs import RUN_FILES
+from aimarket.experiments.cli import main
+from aimarket.simulation.errors import UserInputError
+from aimarket.simulation.output_folders import FileLock, staged_folder
+from aimarket.simulation.outputs import RUN_FILES
 
 QUICK = ["--steps", "2", "--set", "users.count=200", "--quiet"]
 
@@ -89,7 +89,7 @@ def test_kill_during_aimarket_run_keeps_the_previous_run(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     for delay in (0.0, 0.5, 1.5):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "experiments.cli", "run", "--steps", "40", "--set", "users.count=2000",
+            [sys.executable, "-m", "aimarket.experiments.cli", "run", "--steps", "40", "--set", "users.count=2000",
              "--quiet", "--out", str(out)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )

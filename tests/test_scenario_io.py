@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from simulation.errors import ScenarioError, UserInputError
-from simulation.scenario import Scenario
-from simulation.scenario_io import (
+from aimarket.simulation.errors import ScenarioError, UserInputError
+from aimarket.simulation.scenario import Scenario
+from aimarket.simulation.scenario_io import (
     DEFAULT_SCENARIO,
     apply_overrides,
     load_scenario,

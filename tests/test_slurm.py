@@ -17,8 +17,8 @@ import pytest
 from slurm_cluster import REPO, slurm_cluster  # noqa: F401 - the session fixture
 from sweep_helpers import GRID, run_files, write_experiment
 
-import experiments
-from experiments.store import completed_runs
+from aimarket import experiments
+from aimarket.experiments.store import completed_runs
 
 pytestmark = pytest.mark.slurm
 
@@ -40,7 +40,7 @@ def numba_cache(tmp_path_factory) -> Path:
 
 def _sweep_cli(exp: Path, out: Path, cache: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "experiments.cli", "sweep", str(exp), "--out", str(out), "--quiet",
+        sys.executable, "-m", "aimarket.experiments.cli", "sweep", str(exp), "--out", str(out), "--quiet",
         "--slurm", "--slurm-jobs", "2", "--slurm-memory", "1GB", "--slurm-walltime", "00:10:00",
         "--interface", "lo", "--numba-cache", str(cache), *extra,
     ]  # fmt: skip

@@ -11,12 +11,12 @@ import time
 import pytest
 from sweep_helpers import REPO, folder_bytes, one_line_error, run_files, write_experiment
 
-import experiments
-from experiments import code_identity
-from experiments.cli import main
-from experiments.run_folders import FILES, SUCCESS, run_code, verify_run
-from experiments.store import completed_runs
-from simulation.errors import ExperimentError, StoreError
+from aimarket import experiments
+from aimarket.experiments import code_identity
+from aimarket.experiments.cli import main
+from aimarket.experiments.run_folders import FILES, SUCCESS, run_code, verify_run
+from aimarket.experiments.store import completed_runs
+from aimarket.simulation.errors import ExperimentError, StoreError
 
 TINY = """root_seed = 3
 replications = 2
@@ -156,7 +156,7 @@ def test_resume_after_code_change_is_refused_then_allowed_and_recorded(store, mo
 def test_resume_with_other_run_fn_is_refused_through_the_python_api(store):
     exp, out = store
     shutil.rmtree(out / "runs" / "run_id=00000")
-    with pytest.raises(ExperimentError, match="run_fn simulation.run:simulate -> sweep_helpers:simulate"):
+    with pytest.raises(ExperimentError, match="run_fn aimarket.simulation.run:simulate -> sweep_helpers:simulate"):
         experiments.sweep(exp, out, workers=0, resume=True, progress=False, run_fn="sweep_helpers:simulate")
     assert 0 not in completed_runs(out)
 

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from agents.strategies import OptimiseStrategy, available_strategies, register_strategy
-from experiments.cli import main as cli_main
-from simulation.errors import ScenarioError
-from simulation.run import simulate
-from simulation.scenario_io import load_scenario
+from aimarket.agents.strategies import OptimiseStrategy, available_strategies, register_strategy
+from aimarket.experiments.cli import main as cli_main
+from aimarket.simulation.errors import ScenarioError
+from aimarket.simulation.run import simulate
+from aimarket.simulation.scenario_io import load_scenario
 
 SMALL = {"users.count": 600, "run.steps": 4, "entry.arrivals": 0.0}
 

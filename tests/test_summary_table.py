@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from sweep_helpers import GRID, write_experiment
 
-import experiments
-from experiments import summary_table
-from experiments.cli import main
+from aimarket import experiments
+from aimarket.experiments import summary_table
+from aimarket.experiments.cli import main
 
 
 @pytest.fixture(scope="module")

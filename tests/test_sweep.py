@@ -8,11 +8,11 @@ import pyarrow.parquet as pq
 import pytest
 from sweep_helpers import GRID, run_files, write_experiment
 
-import experiments
-from experiments.design import run_seeds
-from experiments.run_folders import run_code
-from experiments.store import completed_runs
-from simulation.errors import ExperimentError
+from aimarket import experiments
+from aimarket.experiments.design import run_seeds
+from aimarket.experiments.run_folders import run_code
+from aimarket.experiments.store import completed_runs
+from aimarket.simulation.errors import ExperimentError
 
 
 def test_small_sweep_end_to_end_on_two_workers(tmp_path):
@@ -133,10 +133,10 @@ def test_failing_run_is_recorded_and_sweep_goes_on(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["failed_runs"] == [] and manifest["code_changed"] is True
     assert [s["code"]["run_fn"] for s in manifest["sessions"]] == [
-        "sweep_helpers:failing_simulate", "simulation.run:simulate"]
+        "sweep_helpers:failing_simulate", "aimarket.simulation.run:simulate"]
     assert {run_code(out, r)["run_fn"] for r in range(8)} == {"sweep_helpers:failing_simulate",
-                                                               "simulation.run:simulate"}
-    assert run_code(out, 4)["run_fn"] == "simulation.run:simulate"
+                                                               "aimarket.simulation.run:simulate"}
+    assert run_code(out, 4)["run_fn"] == "aimarket.simulation.run:simulate"
 
 
 def test_dead_worker_runs_are_retried(tmp_path, monkeypatch):
@@ -168,7 +168,7 @@ def test_run_that_always_kills_its_worker_fails_alone(tmp_path):
 
 
 def test_two_sweeps_never_write_one_folder(tmp_path):
-    from experiments.store import FolderLock
+    from aimarket.experiments.store import FolderLock
 
     exp = write_experiment(tmp_path, GRID)
     out = tmp_path / "out"

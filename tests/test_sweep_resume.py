@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sweep_helpers import REPO, run_files, write_experiment
 
-import experiments
-from experiments.store import completed_runs
+from aimarket import experiments
+from aimarket.experiments.store import completed_runs
 
 EXPERIMENT = """root_seed = 5
 replications = 3
@@ -26,7 +26,7 @@ outputs = ["timeseries", "labs", "summary"]
 
 def _start(exp: Path, out: Path, sleep: float) -> subprocess.Popen:
     code = (
-        f"import experiments; experiments.sweep({str(exp)!r}, {str(out)!r}, workers=2, progress=False, resume=True, "
+        f"from aimarket import experiments; experiments.sweep({str(exp)!r}, {str(out)!r}, workers=2, progress=False, resume=True, "
         "run_fn='sweep_helpers:slow_simulate')"
     )
     env = dict(

@@ -1,15 +1,15 @@
 """Calibration: compare one run of a scenario with observed targets, and fit parameters to them.
 
-- :mod:`experiments.calibration.quantities`: the registry of named model quantities
+- :mod:`aimarket.experiments.calibration.quantities`: the registry of named model quantities
   (``lab_revenue:OpenAI:2025``, ``price:reasoning:2025``, ...), each computed from one run's outputs;
-- :mod:`experiments.calibration.targets`: the targets file (``scenarios/targets_2025.toml``), the
+- :mod:`aimarket.experiments.calibration.targets`: the targets file (``scenarios/targets_2025.toml``), the
   evaluation of every row and the printed table;
-- :mod:`experiments.calibration.fitting`: least squares on log ratios with scipy, and the calibrated
+- :mod:`aimarket.experiments.calibration.fitting`: least squares on log ratios with scipy, and the calibrated
   scenario written as TOML.
 
 Python API (the same as ``aimarket calibrate``)::
 
-    from experiments.calibration import check, read_targets
+    from aimarket.experiments.calibration import check, read_targets
     rows = check(scenario, read_targets("scenarios/targets_2025.toml"))   # list of RowResult
 
 ``run_fn(scenario, seed, steps)`` (default :func:`simulate_run`) is injectable everywhere, so the
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from experiments.calibration.fitting import (
+from aimarket.experiments.calibration.fitting import (
     FitParameter,
     FitResult,
     RunFunction,
@@ -34,8 +34,14 @@ from experiments.calibration.fitting import (
     simulate_run,
     write_calibrated,
 )
-from experiments.calibration.quantities import QUANTITIES, Quantity, QuantityError, parse_quantity, registry_lines
-from experiments.calibration.targets import (
+from aimarket.experiments.calibration.quantities import (
+    QUANTITIES,
+    Quantity,
+    QuantityError,
+    parse_quantity,
+    registry_lines,
+)
+from aimarket.experiments.calibration.targets import (
     DEFAULT_TARGETS,
     RowResult,
     Target,

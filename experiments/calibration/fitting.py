@@ -21,20 +21,20 @@ from typing import Any
 
 import numpy as np
 
-from experiments.calibration.targets import RowResult, Target, evaluate
-from simulation.errors import ScenarioError, UserInputError
-from simulation.scenario_io import apply_overrides, scenario_hash, scenario_to_dict
+from aimarket.experiments.calibration.targets import RowResult, Target, evaluate
+from aimarket.simulation.errors import ScenarioError, UserInputError
+from aimarket.simulation.scenario_io import apply_overrides, scenario_hash, scenario_to_dict
 
 #: Residual of a row the model leaves undefined [tolerances]: as bad as being off by tolerance^10.
 UNDEFINED_RESIDUAL = 10.0
 
-#: ``run_fn(scenario, seed, steps)`` returns a :class:`simulation.run.SimulationResult`.
+#: ``run_fn(scenario, seed, steps)`` returns a :class:`aimarket.simulation.run.SimulationResult`.
 RunFunction = Callable[[Any, int, int], Any]
 
 
 def simulate_run(scenario: Any, seed: int, steps: int) -> Any:
-    """The default run function: :func:`simulation.run.simulate`."""
-    from simulation.run import simulate
+    """The default run function: :func:`aimarket.simulation.run.simulate`."""
+    from aimarket.simulation.run import simulate
 
     return simulate(scenario, seed=seed, steps=steps)
 
@@ -235,6 +235,6 @@ def _ratio_text(row: RowResult) -> str:
 
 def write_calibrated(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (a temporary name in the same folder, then a rename)."""
-    from simulation.outputs import atomic_write
+    from aimarket.simulation.outputs import atomic_write
 
     return atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from simulation.errors import UserInputError
+from aimarket.simulation.errors import UserInputError
 
 #: Tolerance on calendar-year comparisons [years] (years are sums of float step lengths).
 YEAR_EPS = 1e-9

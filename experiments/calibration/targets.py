@@ -5,7 +5,7 @@ string and one ``[[target]]`` table per row::
 
     [[target]]
     what = "OpenAI revenue, calendar 2025"          # what the row measures, for people
-    quantity = "lab_revenue:OpenAI:2025"            # a model quantity (experiments.calibration.quantities)
+    quantity = "lab_revenue:OpenAI:2025"            # a model quantity (aimarket.experiments.calibration.quantities)
     value = 13e9                                    # the observed value, in the quantity's unit
     tolerance = 2.0                                 # factor: within when 1/2 <= model / value <= 2
     source = "..."                                  # where the value comes from (one source)
@@ -28,14 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments.calibration.quantities import Quantity, QuantityError, parse_quantity
-from simulation.errors import UserInputError
+from aimarket.experiments.calibration.quantities import Quantity, QuantityError, parse_quantity
+from aimarket.resources import targets_file
+from aimarket.simulation.errors import UserInputError
 
 #: Fields of a ``[[target]]`` table (``note`` is optional).
 TARGET_FIELDS = ("what", "quantity", "value", "tolerance", "source", "note")
 
 #: The default targets file, next to the default scenario.
-DEFAULT_TARGETS = Path(__file__).resolve().parents[2] / "scenarios" / "targets_2025.toml"
+DEFAULT_TARGETS = targets_file()  # the packaged scenarios/targets_2025.toml (aimarket.resources)
 
 
 class TargetsError(UserInputError):
@@ -197,7 +198,7 @@ def factor_off(model: float, value: float) -> float:
 
 
 def evaluate(targets: list[Target], result: Any) -> list[RowResult]:
-    """Every target against one run's ``result`` (a :class:`simulation.run.SimulationResult`)."""
+    """Every target against one run's ``result`` (a :class:`aimarket.simulation.run.SimulationResult`)."""
     rows = []
     for target in targets:
         model = target.quantity.value(result)

@@ -5,7 +5,7 @@
     aimarket calibrate --list-quantities
 
 Exit status 0 when every row is within its tolerance, 1 when some row is outside it, 2 for bad input
-(one line, before anything is simulated or written). The logic is in :mod:`experiments.calibration`.
+(one line, before anything is simulated or written). The logic is in :mod:`aimarket.experiments.calibration`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import argparse
 import math
 from pathlib import Path
 
-from experiments.commands.run import _integer
-from simulation.errors import UserInputError
+from aimarket.experiments.commands.run import _integer
+from aimarket.simulation.errors import UserInputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -27,9 +27,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "fit the named scenario parameters by least squares on log ratios and write the calibrated scenario.",
     )
     parser.add_argument("scenario", nargs="?", default=None, metavar="SCENARIO",
-                        help="scenario TOML file (default: scenarios/default.toml)")
+                        help="scenario TOML file (default: the packaged default scenario)")
     parser.add_argument("--targets", metavar="FILE", default=None,
-                        help="targets file (default: scenarios/targets_2025.toml)")
+                        help="targets file (default: the packaged scenarios/targets_2025.toml)")
     parser.add_argument("--steps", metavar="N", default=None,
                         help="steps to simulate (default: the fewest that cover every target's years)")
     parser.add_argument("--seed", metavar="N", default=None, help="root seed (default: the scenario's run.seed)")
@@ -62,12 +62,12 @@ def _positive_float(option: str, text: str) -> float:
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
-    from experiments import calibration
+    from aimarket.experiments import calibration
 
     if args.list_quantities:
         print("\n".join(calibration.registry_lines()))
         return 0
-    from simulation.scenario_io import load_scenario, parse_set_option
+    from aimarket.simulation.scenario_io import load_scenario, parse_set_option
 
     steps = _integer("--steps", args.steps, 1)
     seed = _integer("--seed", args.seed, 0)

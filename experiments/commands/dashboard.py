@@ -4,7 +4,7 @@
 
 Serves experiments/dashboard/app.py with ``solara run`` on http://HOST:PORT/ until interrupted
 (Ctrl-C). Binds to the loopback address unless --host says otherwise. The page's front-end
-packages come from the local folder prepared by ``python -m experiments.dashboard.assets``; without
+packages come from the local folder prepared by ``python -m aimarket.experiments.dashboard.assets``; without
 it, solara's server fetches them from its CDN on first use. Needs the ``viz`` extra
 (``pip install 'aimarket[viz]'``).
 """
@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from simulation.errors import UserInputError
+from aimarket.simulation.errors import UserInputError
 
 DEFAULT_PORT = 8765
 
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "share and regulation. The model samples fewer users than a full run (shown on the page).",
     )
     parser.add_argument("scenario", metavar="SCENARIO", nargs="?", default=None,
-                        help="scenario file (default: scenarios/default.toml)")
+                        help="scenario file (default: the packaged default scenario)")
     parser.add_argument("--port", default=str(DEFAULT_PORT), metavar="P",
                         help=f"TCP port (default: {DEFAULT_PORT}; 0 picks a free port)")
     parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
@@ -51,7 +51,7 @@ def _is_loopback(host: str) -> bool:
 
 def server_command(scenario: str | None, host: str, port: int) -> tuple[list[str], dict[str, str]]:
     """The ``solara run`` command line and environment that serve the dashboard."""
-    from experiments.dashboard import app, assets
+    from aimarket.experiments.dashboard import app, assets
 
     env = dict(os.environ)
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
@@ -66,20 +66,20 @@ def server_command(scenario: str | None, host: str, port: int) -> tuple[list[str
 
 
 def dashboard_command(args: argparse.Namespace) -> int:
-    from experiments.commands.options import bounded_integer
+    from aimarket.experiments.commands.options import bounded_integer
 
     port = bounded_integer("--port", args.port, 0, 65535)
     host = str(args.host).strip()
     if not host:
         raise UserInputError("--host: give an address to listen on, e.g. 127.0.0.1")
     if args.scenario is not None:
-        from simulation.scenario_io import load_scenario
+        from aimarket.simulation.scenario_io import load_scenario
 
         if not Path(args.scenario).is_file():
             raise UserInputError(f"{args.scenario}: scenario file not found")
         load_scenario(args.scenario)  # a bad scenario is one line here, not a traceback in the server
     try:
-        from experiments.dashboard import assets
+        from aimarket.experiments.dashboard import assets
     except ModuleNotFoundError as exc:
         raise UserInputError(f"the dashboard needs the 'viz' extra ({exc.name} is missing): "
                              "pip install 'aimarket[viz]'") from None
@@ -88,7 +88,8 @@ def dashboard_command(args: argparse.Namespace) -> int:
     absent = assets.missing()
     if absent:
         print(f"aimarket: warning: front-end packages not in {assets.folder()} ({', '.join(absent)}); "
-              "solara fetches them from its CDN. Prepare them once with: python -m experiments.dashboard.assets",
+              "solara fetches them from its CDN. Prepare them once with: "
+              "python -m aimarket.experiments.dashboard.assets",
               file=sys.stderr)
     command, env = server_command(args.scenario, host, port)
     print(f"dashboard: http://{host}:{port}/ (Ctrl-C stops it)" if port else "dashboard: starting", flush=True)

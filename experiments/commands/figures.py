@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulation.errors import UserInputError
+from aimarket.simulation.errors import UserInputError
 
 FORMATS = ("pdf", "png", "svg")
 
@@ -50,7 +50,7 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def _dpi(text: str) -> int:
-    from experiments.commands.options import bounded_integer
+    from aimarket.experiments.commands.options import bounded_integer
 
     return bounded_integer("--dpi", text, 10, 2400)
 
@@ -58,7 +58,7 @@ def _dpi(text: str) -> int:
 def figures_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from experiments.questions import get
+    from aimarket.experiments.questions import get
 
     formats, dpi = _formats(args.formats), _dpi(args.dpi)
     questions = [get(q).id for q in args.questions] if args.questions else None
@@ -70,8 +70,8 @@ def figures_command(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from experiments.figures import draw_all
-    from simulation.output_folders import staged_folder
+    from aimarket.experiments.figures import draw_all
+    from aimarket.simulation.output_folders import staged_folder
 
     with staged_folder(out) as staging:
         drawn = draw_all(folder, staging, formats=formats, dpi=dpi, questions=questions)

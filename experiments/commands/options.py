@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulation.errors import UserInputError
+from aimarket.simulation.errors import UserInputError
 
 
 def bounded_integer(option: str, text, low: int, high: int) -> int:

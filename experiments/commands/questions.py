@@ -6,7 +6,7 @@
 
 ``run`` sweeps each experiment of the question into DIR/<experiment> (DIR defaults to results/<size>),
 continuing a sweep already there (finished runs are kept), then ``aimarket figures DIR`` and
-``aimarket report DIR`` draw and report them. Also available as ``python -m experiments.questions``.
+``aimarket report DIR`` draw and report them. Also available as ``python -m aimarket.experiments.questions``.
 Exit status: 0 every run done, 1 some runs failed, 2 bad input, 130 interrupted.
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from experiments.commands.sweep import parse_workers
-from simulation.errors import UserInputError
+from aimarket.experiments.commands.sweep import parse_workers
+from aimarket.simulation.errors import UserInputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def add_actions(parser: argparse.ArgumentParser) -> None:
     """Register the ``list`` and ``run`` actions on ``parser`` (also used by ``python -m
-    experiments.questions``)."""
+    aimarket.experiments.questions``)."""
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.required = True
     lister = actions.add_parser("list", help="list the questions, their experiment files and notebooks")
@@ -57,7 +57,7 @@ def add_actions(parser: argparse.ArgumentParser) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
-    from experiments.questions import QUESTIONS, SIZES, experiment_file
+    from aimarket.experiments.questions import QUESTIONS, SIZES, experiment_file
 
     for q in QUESTIONS.values():
         print(f"{q.id}  {q.title}  (notebooks/{q.notebook})")
@@ -70,15 +70,15 @@ def list_command(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from experiments.questions import results_folder, select
-    from experiments.session import sweep
+    from aimarket.experiments.questions import results_folder, select
+    from aimarket.experiments.session import sweep
 
     questions = select(args.question)
     workers = parse_workers(args.workers)
     if args.out is not None and not str(args.out).strip():
         raise UserInputError("--out: must be a folder path (got '')")
     root = Path(args.out) if args.out is not None else Path("results") / args.size
-    from experiments.questions import experiment_file
+    from aimarket.experiments.questions import experiment_file
 
     complete = True
     for q in questions:

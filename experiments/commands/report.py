@@ -4,7 +4,8 @@
 
 DIR is a results root (one sweep folder per experiment) or a single sweep folder, of the research
 questions or of any experiment file. Nothing is simulated. The page (default DIR/report.html) embeds
-its figures as PNG; its tables are also written as CSV and LaTeX into tables/ beside it. Its folder is checked before anything
+its figures as PNG; its tables are also written as CSV and LaTeX into tables/ beside it.
+Its folder is checked before anything
 is drawn, a second report into the same file is refused while the first runs, and the page is written
 to a temporary name and renamed, so the previous page stays intact until the new one is complete.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from simulation.errors import UserInputError
+from aimarket.simulation.errors import UserInputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -38,13 +39,13 @@ def report_command(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UserInputError(f"{folder}: not a folder (give a results folder, e.g. results/quick)")
-    from experiments.commands.options import bounded_integer
+    from aimarket.experiments.commands.options import bounded_integer
 
     dpi = bounded_integer("--dpi", args.dpi, 10, 1200)
     if args.out is not None and Path(args.out).is_dir():
         raise UserInputError(f"--out {args.out}: is a folder (give a file name, e.g. report.html)")
 
-    from simulation.output_folders import FileLock, ensure_writable_folder
+    from aimarket.simulation.output_folders import FileLock, ensure_writable_folder
 
     page = Path(args.out) if args.out is not None else folder / "report.html"
     ensure_writable_folder(page.absolute().parent, "--out")
@@ -53,7 +54,7 @@ def report_command(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from experiments.report import write_report
+    from aimarket.experiments.report import write_report
 
     with FileLock(page.absolute().parent / f".{page.name}.lock", busy, remove=True):
         path = write_report(folder, args.out, dpi=dpi)

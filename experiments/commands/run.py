@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulation.errors import UserInputError
+from aimarket.simulation.errors import UserInputError
 
 #: Summary keys shown first (when present), in this order; any other scalar keys follow.
 _HEADLINE = (
@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "scenario", nargs="?", default=None, metavar="SCENARIO",
-        help="scenario TOML file (default: scenarios/default.toml)",
+        help="scenario TOML file (default: the packaged default scenario; see 'aimarket scenarios')",
     )
     parser.add_argument(
         "--out", metavar="DIR", default=None, help="output directory (default: runs/<scenario name>)"
@@ -116,7 +116,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from simulation.scenario_io import load_scenario, parse_set_option
+    from aimarket.simulation.scenario_io import load_scenario, parse_set_option
 
     # 1. validate everything the user gave (no simulation, no file written yet)
     steps = _integer("--steps", args.steps, 1)
@@ -133,9 +133,9 @@ def run_command(args: argparse.Namespace) -> int:
     # 2. lock the output folder, simulate (heavy imports only now, so that bad input fails fast), write
     from tqdm import tqdm
 
-    from simulation.output_folders import staged_folder
-    from simulation.outputs import RUN_FILES, write_outputs
-    from simulation.run import simulate
+    from aimarket.simulation.output_folders import staged_folder
+    from aimarket.simulation.outputs import RUN_FILES, write_outputs
+    from aimarket.simulation.run import simulate
 
     n_steps = scenario.run.steps
     name = scenario_path.stem if scenario_path is not None else "default"

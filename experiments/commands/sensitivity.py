@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def sensitivity_command(args: argparse.Namespace) -> int:
     import sys
 
-    from experiments.sensitivity_analysis import format_table, sensitivity
+    from aimarket.experiments.sensitivity_analysis import format_table, sensitivity
 
     table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot)
     print(format_table(table))

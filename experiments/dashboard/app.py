@@ -5,7 +5,7 @@ Served by ``aimarket dashboard [SCENARIO]`` (which runs ``solara run`` on this f
     AIMARKET_DASHBOARD_SCENARIO=scenarios/default.toml solara run experiments/dashboard/app.py
 
 The sidebar holds Mesa's Step / ▶ (play) / Reset buttons and one input per row of
-:data:`experiments.dashboard.controls.CONTROLS`; changed inputs apply at Reset. The page shows
+:data:`aimarket.experiments.dashboard.controls.CONTROLS`; changed inputs apply at Reset. The page shows
 concentration (HHI, labs), price per task type, revenue shares by lab, frontier capability per task
 type with the regulation line, the inference share of compute spend, the regulated share with the
 evading labs, and a table of the latest values.
@@ -22,11 +22,11 @@ import matplotlib.style  # noqa: E402
 import solara  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 
-from experiments.dashboard import components as C  # noqa: E402
-from experiments.dashboard.controls import defaults, model_params  # noqa: E402
-from experiments.dashboard.model import DashboardModel  # noqa: E402
-from experiments.figures import STYLE  # noqa: E402
-from simulation.scenario_io import load_scenario  # noqa: E402
+from aimarket.experiments.dashboard import components as C  # noqa: E402
+from aimarket.experiments.dashboard.controls import defaults, model_params  # noqa: E402
+from aimarket.experiments.dashboard.model import DashboardModel  # noqa: E402
+from aimarket.experiments.figures import STYLE  # noqa: E402
+from aimarket.simulation.scenario_io import load_scenario  # noqa: E402
 
 #: Environment variable naming the scenario file (unset: scenarios/default.toml).
 SCENARIO_VARIABLE = "AIMARKET_DASHBOARD_SCENARIO"

@@ -7,8 +7,8 @@ folder once from the npm registry (``npm pack``), so the server never fetches an
 browser asks only the server on 127.0.0.1. The packages and versions are read from the installed
 solara's page template, so they follow solara upgrades::
 
-    python -m experiments.dashboard.assets            # prepare the default folder, print its path
-    python -m experiments.dashboard.assets --check    # exit 1 (and name the missing) if incomplete
+    python -m aimarket.experiments.dashboard.assets            # prepare the default folder, print its path
+    python -m aimarket.experiments.dashboard.assets --check    # exit 1 (and name the missing) if incomplete
 
 Folder: ``$AIMARKET_SOLARA_ASSETS``, else ``~/.cache/aimarket/solara-assets``.
 """
@@ -115,7 +115,8 @@ def prepare(where: Path | None = None, npm: str = "npm") -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.dashboard.assets", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m aimarket.experiments.dashboard.assets",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--folder", default=None, help=f"assets folder (default: ${FOLDER_VARIABLE} or "
                         "~/.cache/aimarket/solara-assets)")
     parser.add_argument("--check", action="store_true", help="only check: exit 1 if a package is missing")

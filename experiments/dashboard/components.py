@@ -5,7 +5,7 @@ one axis (prices, frontier capability with the regulation line, inference share)
 draw what it cannot: two quantities on two axes (HHI and labs; regulated share and evading labs),
 revenue shares by lab (the largest labs named, the rest grouped) and the table of the latest values.
 Every component is a function of the model, re-drawn by SolaraViz after each step. The style is set
-once for the server process (:mod:`experiments.dashboard.app`): components render in several threads
+once for the server process (:mod:`aimarket.experiments.dashboard.app`): components render in several threads
 at once, so they never switch matplotlib's global style themselves.
 """
 
@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from mesa.visualization import make_plot_component
 
-from experiments.dashboard.model import DashboardModel
-from experiments.figures import LINESTYLES, PALETTE
+from aimarket.experiments.dashboard.model import DashboardModel
+from aimarket.experiments.figures import LINESTYLES, PALETTE
 
 #: Series whose latest values the read-out table shows, with their units.
 READOUT_UNITS = {"HHI": "0-1", "labs": "labs", "inference share": "0-1", "regulated share": "0-1",

@@ -2,9 +2,9 @@
 series the page plots, collected by Mesa's DataCollector after every step.
 
 :class:`DashboardModel` is a Mesa model whose keyword arguments are the dashboard's controls (dotted
-scenario keys in widget units, see :mod:`experiments.dashboard.controls`) and ``scenario_path``.
-It builds the scenario with :func:`simulation.scenario_io.load_scenario` and steps a
-:class:`simulation.model.MarketModel` with the scenario's seed, so its numbers are exactly those of
+scenario keys in widget units, see :mod:`aimarket.experiments.dashboard.controls`) and ``scenario_path``.
+It builds the scenario with :func:`aimarket.simulation.scenario_io.load_scenario` and steps a
+:class:`aimarket.simulation.model.MarketModel` with the scenario's seed, so its numbers are exactly those of
 ``aimarket run`` with the same ``--set`` options. The model is built with step 0 done (the 2025
 market, brand terms solved, docs/ODD.md §7.4), so the page opens on it and each Step adds a quarter.
 A scenario the inputs make invalid does not raise: the page shows :attr:`DashboardModel.error` and the
@@ -18,9 +18,9 @@ from typing import Any
 
 import mesa
 
-from experiments.dashboard import controls
-from simulation.errors import ScenarioError
-from simulation.scenario_io import load_scenario
+from aimarket.experiments.dashboard import controls
+from aimarket.simulation.errors import ScenarioError
+from aimarket.simulation.scenario_io import load_scenario
 
 #: Revenue-share series drawn per lab: the labs with the largest shares are named, the rest grouped.
 NAMED_LABS = 6
@@ -48,7 +48,7 @@ class DashboardModel(mesa.Model):
 
     scenario_path: the scenario file (default scenarios/default.toml); ``**kwargs``: control values
     keyed by dotted scenario key, in widget units (missing controls keep the scenario's value, users
-    at most :data:`~experiments.dashboard.controls.DASHBOARD_USERS`). The catch-all is named ``kwargs``
+    at most :data:`~aimarket.experiments.dashboard.controls.DASHBOARD_USERS`). The catch-all is named ``kwargs``
     because that is the name Mesa's SolaraViz accepts for parameters not in the signature. ``scenario``
     is Mesa 3.5's own scenario object, which its SolaraViz passes at Reset; it is not used (the aimarket
     scenario comes from ``scenario_path`` and the inputs).
@@ -81,7 +81,7 @@ class DashboardModel(mesa.Model):
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
         self.market = None
         if error is None:
-            from simulation.model import MarketModel
+            from aimarket.simulation.model import MarketModel
 
             self.market = MarketModel(scenario, seed=scenario.run.seed)
             # The page opens on step 0, the 2025 market whose brand terms are solved so that its shares are

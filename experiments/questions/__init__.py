@@ -3,7 +3,7 @@ each in a ``quick`` size (seconds; used by the tests and the notebooks) and a ``
 replications for tight intervals).
 
 Files: ``experiments/questions/<experiment>.<size>.toml``, ordinary experiment files (see
-:mod:`experiments.spec`) that ``aimarket sweep`` runs as they are. A question's experiments:
+:mod:`aimarket.experiments.spec`) that ``aimarket sweep`` runs as they are. A question's experiments:
 
 ====  =================================================================  ==========================
 id    experiments                                                        notebook
@@ -22,7 +22,7 @@ recognises a sweep folder by the experiment file recorded in its manifest, so fo
 ``aimarket figures`` and ``aimarket report`` accept a results root or a single sweep folder.
 
 Run them with ``aimarket questions run q1|...|all --size quick|paper --out results/<size>`` (or
-``python -m experiments.questions run ...``), or from Python with :func:`run`.
+``python -m aimarket.experiments.questions run ...``), or from Python with :func:`run`.
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulation.errors import UserInputError
+from aimarket.resources import questions_folder
+from aimarket.simulation.errors import UserInputError
 
 #: Folder of the experiment files (this package).
-FOLDER = Path(__file__).resolve().parent
+FOLDER = questions_folder()  # found with importlib.resources: aimarket/experiments/questions once installed
 SIZES = ("quick", "paper")
 _FILE = re.compile(r"^(q\d_[A-Za-z0-9_]+)\.([A-Za-z0-9_-]+)\.toml$")
 
@@ -220,7 +221,7 @@ def run(
     (default) finished runs are kept, so calling it again on a complete root runs nothing.
     ``options`` go to :func:`experiments.sweep` (``scheduler=``, ``progress=``...). Returns
     ``{experiment name: SweepReport}``."""
-    from experiments.session import sweep
+    from aimarket.experiments.session import sweep
 
     root = Path(out) if out is not None else Path("results") / size
     reports = {}

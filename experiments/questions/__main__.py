@@ -1,10 +1,10 @@
-"""``python -m experiments.questions list|run ...``: the same as ``aimarket questions ...``."""
+"""``python -m aimarket.experiments.questions list|run ...``: the same as ``aimarket questions ...``."""
 
 from __future__ import annotations
 
 import sys
 
-from experiments.cli import main as cli_main
+from aimarket.experiments.cli import main as cli_main
 
 
 def main(argv=None) -> int:
