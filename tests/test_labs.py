@@ -99,7 +99,7 @@ def _offer(k, row, task, trends, s, variant="full"):
     eoom = row.eoom_pre + laws.inference_gain(k, task.alpha, task.kappa)
     if variant == "distilled":
         active, eoom = active * s.labs.distill_ratio, eoom - s.labs.distill_penalty
-    cost = laws.marginal_cost_per_task(active, task.tokens, k, trends.inference_fpd)
+    cost = laws.marginal_cost_per_task(active, task.tokens, k, trends.serving_fpd)  # L9: FLOP per USD of paid tasks
     return cost, laws.success_probability(eoom, task.difficulty, task.width)
 
 
