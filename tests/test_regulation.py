@@ -51,9 +51,12 @@ BIG_AND_SMALL = [
 
 @cache
 def threshold_run(policy: str):
-    """A lab over the training line and one under it; neither can train past its own size."""
+    """A lab over the training line and one under it; neither can train past its own size. Every served
+    FLOP is paid for (``paid_compute_share = 1``), so inference is cheap enough that the small lab's best
+    offers cross the line with inference: the case the regulator's accounting is tested on."""
     s = scenario(BIG_AND_SMALL, regulator__policy=policy, regulator__threshold_flop=1e25,
-                 labs__training_multiples=[0.0, 1.0], labs__frontier_multiples=[0.0])
+                 labs__training_multiples=[0.0, 1.0], labs__frontier_multiples=[0.0],
+                 compute__paid_compute_share=1.0)
     return s, simulate(s, steps=6)
 
 
