@@ -204,9 +204,12 @@ class MarketModel(mesa.Model):
                 lab.brand = {i: m.brand_of(lab.lab_id) for i, m in enumerate(self.markets)}
         else:
             self.br_rounds, self.nash_residual = best_response_rounds(self)
+        # a step's verdict is that of its last equilibrium (the one after entry, if any): its prices are recorded
         converged = self.nash_residual <= self.config.labs.br_tolerance
         if not converged and self.step_index not in self.unconverged_steps:
             self.unconverged_steps.append(self.step_index)
+        elif converged and self.step_index in self.unconverged_steps:
+            self.unconverged_steps.remove(self.step_index)
 
     # 2. training progress, judgement and release
     def _progress_training(self) -> None:
