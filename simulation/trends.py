@@ -38,15 +38,14 @@ def trends_at(scenario: Scenario, step: int) -> Trends:
     c = scenario.compute
     training_fpd = laws.training_flop_per_dollar(years, c.flop_per_dollar, c.hardware_growth)
     demand = scenario.demand.market_scale * scenario.demand.growth**years
+    inference_fpd = laws.at_inference(training_fpd, c.inference_utilisation, c.training_utilisation, c.precision_factor)
     return Trends(
         step=step,
         year=scenario.time.start_year + years,
         years=years,
         training_fpd=training_fpd,
-        inference_fpd=laws.at_inference(training_fpd, c.inference_utilisation, c.training_utilisation,
-                                        c.precision_factor),
-        serving_fpd=laws.at_inference(training_fpd, c.inference_utilisation, c.training_utilisation,
-                                      c.precision_factor) * c.paid_compute_share,
+        inference_fpd=inference_fpd,
+        serving_fpd=inference_fpd * c.paid_compute_share,
         algo_eff=laws.algorithmic_efficiency(years, c.algo_growth),
         flop_per_joule=c.flop_per_joule * c.energy_growth**years,
         inference_flop_per_joule=laws.at_inference(c.flop_per_joule * c.energy_growth**years,
