@@ -86,6 +86,30 @@ def test_quick_and_paper_sizes_share_their_design_keys():
         assert {k: v for k, v in quick.overrides.items() if k not in size_keys} == paper.overrides, name
 
 
+def test_q1_robustness_files_sweep_the_paper_regimes():
+    """The Morris files of Q1 (experiments/questions/robustness/) keep each paper regime's overrides but
+    for the size keys and the factors they sample, and share one design across regimes."""
+    from aimarket.experiments.session import prepare
+    from aimarket.experiments.spec import read_experiment
+
+    folder = Path(experiment_file("q1_concentration_pretraining", "paper")).parent / "robustness"
+    designs = {}
+    for regime in ("pretraining", "inference"):
+        morris_file = folder / f"q1_morris_{regime}.toml"
+        morris = read_experiment(morris_file)
+        paper = read_experiment(experiment_file(f"q1_concentration_{regime}", "paper"))
+        assert morris.method == "morris"
+        sampled = set(morris.factor_keys)
+        assert {"demand.market_scale", "entry.cost", "entry.arrivals"} <= sampled
+        size_keys = {"users.count", "labs.br_tolerance"}
+        kept = {k: v for k, v in paper.overrides.items() if k not in sampled}
+        assert {k: v for k, v in morris.overrides.items() if k not in size_keys} == kept, regime
+        assert morris.steps == paper.steps
+        _, _, runs, _, _ = prepare(morris_file)
+        designs[regime] = [r.values for r in runs]
+    assert designs["pretraining"] == designs["inference"]
+
+
 def test_questions_registry_resolves_names():
     assert experiments.questions.get("3").id == "q3"
     assert experiments.questions.get("q1_concentration").id == "q1"
