@@ -67,6 +67,11 @@ def questions_folder() -> Path:
     return package_folder(QUESTIONS)
 
 
+def validation_folder() -> Path:
+    """The experiment files of the validation against theory (``experiments/validation/``)."""
+    return package_folder(EXPERIMENTS) / "validation"
+
+
 def examples_folder() -> Path:
     """The example experiment files (``experiments/examples/``)."""
     return package_folder(EXPERIMENTS) / "examples"

@@ -20,7 +20,8 @@ Style: ``experiments/aimarket.mplstyle`` (Okabe-Ito colours, TrueType fonts in P
 Figures (question: name, what it shows):
 
 - q1: ``q1_bounds`` Sutton's bounds plot: last-year HHI and CR4 of every run against
-  log10(market size / sunk cost), with the lower envelope per regime; ``q1_market_size`` HHI, CR4
+  log10(market size / sunk cost), with the lower envelope per regime and per textbook case (Sutton's
+  exogenous and endogenous sunk costs, where their sweeps are in the source); ``q1_market_size`` HHI, CR4
   and surviving labs against market scale (mean and 90% band) per regime.
 - q2: ``q2_cost_over_time`` cost of the cheapest human-level answer over the human wage, per task
   type; ``q2_agi_price`` cost over wage at the first human-level step, copies served at once at the
@@ -63,6 +64,11 @@ HOURS_PER_YEAR = 8766.0  # 365.25 days
 REGIMES = {
     "q1_concentration_pretraining": "pre-training-dominated",
     "q1_concentration_inference": "inference-dominated",
+}
+#: Sutton's textbook cases (docs/ODD.md §8.2), set beside the regimes in the bounds plot.
+TEXTBOOK = {
+    "sutton_exogenous": "Sutton: exogenous sunk costs",
+    "sutton_endogenous": "Sutton: endogenous sunk costs",
 }
 
 
@@ -381,17 +387,18 @@ def _grouped(d: pd.DataFrame, keys: list[str]):
 # ----------------------------------------------------------------------------- Q1
 
 
-def q1_runs(source) -> pd.DataFrame:
-    """One row per finished run of Q1's experiments: regime, run_id, replication, market scale,
-    market size S [$ per year], sunk cost sigma [$], log10(S / sigma), last-year mean HHI and CR4,
-    surviving labs at the last step.
+def q1_runs(source, series: dict[str, str] = REGIMES) -> pd.DataFrame:
+    """One row per finished run of the sweeps named in ``series`` (``{experiment: label}``; default
+    Q1's two regimes): regime (the label), run_id, replication, market scale, market size S [$ per
+    year], sunk cost sigma [$], log10(S / sigma), last-year mean HHI and CR4, surviving labs at the
+    last step.
 
     S is the potential market: the tasks of one year at step 0 times the median value of a successful
     task, summed over task types, times ``demand.market_scale``. sigma is the setup cost an entrant
     sinks (``entry.cost``). Both come from each run's scenario, so ``S / sigma`` is exogenous.
     """
     sw = _sweeps(source)
-    names = sw.require(*REGIMES)
+    names = sw.require(*series)
     frames = []
     for name in names:
         res = sw[name]
@@ -406,7 +413,7 @@ def q1_runs(source) -> pd.DataFrame:
         design = res.design[res.design["status"] == "done"].set_index("run_id")
         df = pd.DataFrame(
             {
-                "regime": REGIMES[name],
+                "regime": series[name],
                 "replication": design["replication"],
                 "market_scale": scale,
                 "market_size_usd": scale * annual_value,
@@ -423,16 +430,18 @@ def q1_runs(source) -> pd.DataFrame:
 
 def q1_bounds(source) -> Figure:
     """Sutton's bounds plot: every run's last-year HHI and CR4 against log10(S / sigma), and the lower
-    envelope (the minimum over runs at each market size) per regime."""
+    envelope (the minimum over runs at each market size) per regime and, where the source holds their
+    sweeps, per textbook case (dashed)."""
     sw = _sweeps(source)
-    runs = q1_runs(sw)
+    cases = {n: label for n, label in TEXTBOOK.items() if n in sw.folders and len(sw[n].done) > 0}
+    runs = pd.concat([q1_runs(sw)] + ([q1_runs(sw, cases)] if cases else []), ignore_index=True)
     for measure in ("hhi", "cr4"):
         runs[f"{measure}_envelope"] = runs.groupby(["regime", "market_scale"])[measure].transform("min")
     with style():
         fig, axes = _new_figure(2, width=7.0, height=2.9)
         labels = {"hhi": "HHI of revenue shares (0-1)", "cr4": "CR4, revenue share of top 4 (0-1)"}
         for ax, measure in zip(axes[0], ("hhi", "cr4"), strict=True):
-            for i, regime in enumerate(REGIMES.values()):
+            for i, regime in enumerate([*REGIMES.values(), *TEXTBOOK.values()]):
                 d = runs[runs["regime"] == regime]
                 if d.empty:
                     continue
@@ -441,17 +450,18 @@ def q1_bounds(source) -> Figure:
                            linewidths=0)
                 env = d.drop_duplicates("market_scale").sort_values("log_size_over_sunk")
                 ax.plot(env["log_size_over_sunk"], env[f"{measure}_envelope"], color=color, marker=marker,
-                        label=f"{regime}: lower envelope")
+                        linestyle="-" if i < len(REGIMES) else "--", label=f"{regime}: lower envelope")
             ax.set_xlabel("log10(S/σ)  (S: market size, USD/yr; σ: sunk cost, USD)")
             ax.set_ylabel(labels[measure])
             ax.set_ylim(bottom=0)
             ax.set_title({"hhi": "a  HHI", "cr4": "b  CR4"}[measure])
-        _legend(fig, axes[0][0])
+        _legend(fig, axes[0][0], ncols=2)
     caption = ("Sutton's bounds plot. Dots: one run each (mean over its last simulated year); lines: lower "
-               "envelope (minimum over runs) per regime. Market size S: one year of tasks at the median "
+               "envelope (minimum over runs) per regime, dashed for Sutton's textbook cases (their own "
+               "stylised scenarios, docs/ODD.md §8.2). Market size S: one year of tasks at the median "
                "value of a successful task, times the market scale; sunk cost sigma: the entry cost.")
     return Figure("q1_bounds", "q1", "Concentration against market size over sunk cost", caption, fig, runs,
-                  _sources(sw, [n for n in REGIMES if n in sw.folders]))
+                  _sources(sw, [n for n in [*REGIMES, *cases] if n in sw.folders]))
 
 
 def q1_market_size(source) -> Figure:

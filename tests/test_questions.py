@@ -18,7 +18,15 @@ import pytest
 
 from aimarket import experiments
 from aimarket.experiments import figures as F
-from aimarket.experiments.questions import EXPERIMENTS, QUESTIONS, SIZES, experiment_file, find_sweeps, identify
+from aimarket.experiments.questions import (
+    EXPERIMENTS,
+    QUESTIONS,
+    SIZES,
+    TEXTBOOK_CASES,
+    experiment_file,
+    find_sweeps,
+    identify,
+)
 from aimarket.simulation.errors import UserInputError
 
 _CACHE: dict[str, Path] = {}
@@ -65,7 +73,12 @@ def test_every_question_has_valid_experiment_files(size):
             path = experiment_file(name, size)
             exp, base, runs, _, _ = prepare(path)  # format and scenario checks, as `aimarket sweep` does
             assert exp.outputs == ("timeseries", "summary")
-            if size == "quick":
+            if name in TEXTBOOK_CASES:
+                # Sutton's cases: 400 homogeneous users represent their market exactly; the scenario's tolerance
+                assert base.users.count <= 1000 and len(runs) * (exp.steps or base.run.steps) <= 600 * (
+                    1 if size == "quick" else 10), name
+                assert exp.replications >= (2 if size == "quick" else 10), name
+            elif size == "quick":
                 # CI budget: a quick run is a small population, prices to a looser tolerance
                 assert base.users.count <= 1000 and base.labs.br_tolerance >= 1e-6
                 assert len(runs) * (exp.steps or base.run.steps) <= 600, name
@@ -235,7 +248,9 @@ def _factors(res) -> list[str]:
 def _q1_expected(root: Path) -> pd.DataFrame:
     frames = []
     for name, regime in (("q1_concentration_pretraining", "pre-training-dominated"),
-                         ("q1_concentration_inference", "inference-dominated")):
+                         ("q1_concentration_inference", "inference-dominated"),
+                         ("sutton_exogenous", "Sutton: exogenous sunk costs"),
+                         ("sutton_endogenous", "Sutton: endogenous sunk costs")):
         res = experiments.load(root / name)
         base = res.manifest["base_scenario"]
         spy = round(1 / base["time"]["step_years"])
@@ -257,13 +272,14 @@ def _q1_expected(root: Path) -> pd.DataFrame:
 def test_q1_figure_data_equal_the_stored_results(drawn, quick_results):
     expected = _q1_expected(quick_results)
     bounds = drawn["q1_bounds"].data.merge(expected, on=["regime", "run_id"], suffixes=("", "_exp"))
-    assert len(bounds) == len(expected) == len(drawn["q1_bounds"].data) == 20
+    assert len(bounds) == len(expected) == len(drawn["q1_bounds"].data) == 20 + 12  # two regimes, two textbook cases
     for col in ("market_scale", "market_size_usd", "sunk_cost_usd", "log_size_over_sunk", "hhi", "cr4", "n_labs"):
         np.testing.assert_allclose(bounds[col], bounds[f"{col}_exp"], rtol=1e-12, err_msg=col)
     for measure in ("hhi", "cr4"):
         envelope = expected.groupby(["regime", "market_scale"])[measure].min().rename("env")
         got = bounds.join(envelope, on=["regime", "market_scale"])
         np.testing.assert_allclose(got[f"{measure}_envelope"], got["env"], rtol=1e-12)
+    expected = expected[~expected["regime"].str.startswith("Sutton")]  # q1_market_size draws the regimes only
     long = expected.melt(id_vars=["regime", "run_id", "market_scale"], value_vars=["hhi", "cr4", "n_labs"],
                          var_name="measure", value_name="value")
     keys = ["regime", "measure", "market_scale"]
@@ -375,7 +391,12 @@ def test_report_names_every_question_with_numbers_and_figures(quick_results, tmp
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     for q in QUESTIONS.values():
         assert f"id='{q.id}'" in page and html.escape(q.title) in page and html.escape(q.text) in page
-    assert page.count("data:image/png;base64,") == 8
+    # the questions' 8 figures, then one per output that Sutton's validation files list under [report]
+    from aimarket.experiments.report_generic import listed_outputs
+
+    listed = sum(len(listed_outputs(experiments.load(quick_results / n).manifest)) for n in TEXTBOOK_CASES)
+    assert listed == 10
+    assert page.count("data:image/png;base64,") == 8 + listed
     assert "No results for this question" not in page
     assert "share of frontier-capable usage that escapes regulation in 2030" in page
     assert "src='http" not in page and "href='http" not in page  # self-contained

@@ -3,12 +3,15 @@ each in a ``quick`` size (seconds; used by the tests and the notebooks) and a ``
 replications for tight intervals).
 
 Files: ``experiments/questions/<experiment>.<size>.toml``, ordinary experiment files (see
-:mod:`aimarket.experiments.spec`) that ``aimarket sweep`` runs as they are. A question's experiments:
+:mod:`aimarket.experiments.spec`) that ``aimarket sweep`` runs as they are; Q1 also runs Sutton's two
+textbook cases, ``experiments/validation/sutton_<case>.<size>.toml`` (docs/ODD.md §8.2), so that its
+bounds figure can set the two regimes beside them. A question's experiments:
 
 ====  =================================================================  ==========================
 id    experiments                                                        notebook
 ====  =================================================================  ==========================
-q1    q1_concentration_pretraining, q1_concentration_inference           q1_concentration.ipynb
+q1    q1_concentration_pretraining, q1_concentration_inference,          q1_concentration.ipynb
+      sutton_exogenous, sutton_endogenous
 q2    q2_agi_price                                                       q2_agi_price.ipynb
 q3    q3_governance                                                      q3_governance.ipynb
 q4    q4_open_weights                                                    q4_open_weights.ipynb
@@ -32,13 +35,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from aimarket.resources import questions_folder
+from aimarket.resources import questions_folder, validation_folder
 from aimarket.simulation.errors import UserInputError
 
 #: Folder of the experiment files (this package).
 FOLDER = questions_folder()  # found with importlib.resources: aimarket/experiments/questions once installed
 SIZES = ("quick", "paper")
-_FILE = re.compile(r"^(q\d_[A-Za-z0-9_]+)\.([A-Za-z0-9_-]+)\.toml$")
+_FILE = re.compile(r"^([A-Za-z0-9_]+)\.([A-Za-z0-9_-]+)\.toml$")
+#: Sutton's textbook cases (docs/ODD.md §8.2): experiments of Q1 whose files are in experiments/validation/.
+TEXTBOOK_CASES = ("sutton_exogenous", "sutton_endogenous")
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ QUESTIONS: dict[str, Question] = {
             "from pre-training (a fixed, sunk cost) versus inference at deployment (a marginal cost per "
             "task)? Does concentration fall with market size in one regime and stay bounded away from zero "
             "in the other (Sutton's endogenous-sunk-cost bound)?",
-            ("q1_concentration_pretraining", "q1_concentration_inference"),
+            ("q1_concentration_pretraining", "q1_concentration_inference", *TEXTBOOK_CASES),
         ),
         Question(
             "q2",
@@ -142,12 +147,13 @@ def select(question: str | None) -> list[Question]:
 
 
 def experiment_file(name: str, size: str = "quick") -> Path:
-    """``experiments/questions/<name>.<size>.toml``."""
+    """``experiments/questions/<name>.<size>.toml`` (``experiments/validation/`` for Sutton's cases)."""
     if name not in EXPERIMENTS:
         raise UserInputError(f"unknown experiment {name!r} (allowed: {', '.join(EXPERIMENTS)})")
     if size not in SIZES:
         raise UserInputError(f"unknown size {size!r} (allowed: {', '.join(SIZES)})")
-    return FOLDER / f"{name}.{size}.toml"
+    folder = validation_folder() if name in TEXTBOOK_CASES else FOLDER
+    return folder / f"{name}.{size}.toml"
 
 
 def parse_file_name(file_name: str) -> tuple[str, str] | None:
@@ -238,6 +244,7 @@ __all__ = [
     "EXPERIMENTS",
     "SIZES",
     "FOLDER",
+    "TEXTBOOK_CASES",
     "get",
     "select",
     "experiment_file",
