@@ -11,6 +11,11 @@ averaged, then:
   in output units per unit of the factor's sampled range, i.e. per decade for ``log`` factors),
   ``mu_star_conf`` and ``sigma``.
 
+With ``minus`` (another sweep folder of the same experiment design: factors, sampler and seed, e.g. the
+same design in another regime), the indices are those of the paired difference ``y(out) - y(minus)``
+point by point: which factors change the gap between the two sweeps. Its files are named
+``<method>_<output>_minus_<folder name>``.
+
 Results go to ``DIR/sensitivity/<method>_<output>.csv`` and ``.png`` (bar chart) and are returned
 as one pandas DataFrame (one row per output x factor). ``df.attrs["files"]`` lists the files written
 and ``df.attrs["warnings"]`` the estimates that are unstable (:func:`stability_warnings`): a Sobol
@@ -69,6 +74,7 @@ def sensitivity(
     num_resamples: int = 100,
     conf_level: float = 0.95,
     plot: bool = True,
+    minus: str | Path | None = None,
 ):
     """Sensitivity indices of ``outputs`` in the sweep folder ``out`` (see the module docstring).
 
@@ -117,6 +123,10 @@ def sensitivity(
             "sensitivity needs every run (resume the sweep, or fix failed runs)"
         )
     y_runs = _outputs_matrix(out, [int(r) for r in design["run_id"]], outputs)
+    suffix = ""
+    if minus is not None:
+        y_runs = y_runs - _paired_outputs(Path(minus), manifest, design, outputs)
+        suffix = f"_minus_{Path(minus).name}"
     # mean over replications, in design-point order
     points = design["point"].to_numpy()
     n_points = int(points.max()) + 1
@@ -174,16 +184,39 @@ def sensitivity(
         folder = out / "sensitivity"
         folder.mkdir(exist_ok=True)
         store.atomic_write(
-            folder / f"{method}_{name}.csv", df.to_csv(index=False, float_format="%.6g").encode()
+            folder / f"{method}_{name}{suffix}.csv", df.to_csv(index=False, float_format="%.6g").encode()
         )
         if plot:
-            _plot(df, method, name, folder / f"{method}_{name}.png")
+            _plot(df, method, name + (f" minus {Path(minus).name}" if minus else ""),
+                  folder / f"{method}_{name}{suffix}.png")
     table = pd.concat(frames, ignore_index=True)
     folder = out / "sensitivity"
-    table.attrs["files"] = [str(folder / f"{method}_{name}.{ext}") for name in outputs
+    table.attrs["files"] = [str(folder / f"{method}_{name}{suffix}.{ext}") for name in outputs
                             for ext in (("csv", "png") if plot else ("csv",))]
     table.attrs["warnings"] = stability_warnings(table, method, args.get("n"))
     return table
+
+
+def _paired_outputs(other: Path, manifest: dict, design, outputs: list[str]) -> np.ndarray:
+    """The outputs of the sweep in ``other``, run by run, after checking that it has the design of the
+    sweep described by ``manifest`` and ``design`` (same factors, sampler, seed and design points)."""
+    theirs = store.read_manifest(other)
+    if theirs is None:
+        raise ExperimentError(f"--minus {other}: not a sweep folder (no {store.MANIFEST})")
+    for key in ("sampler",):
+        if theirs.get(key) != manifest.get(key):
+            raise ExperimentError(f"--minus {other}: its {key} differs; the difference needs one design")
+    if theirs["experiment"]["factors"] != manifest["experiment"]["factors"]:
+        raise ExperimentError(f"--minus {other}: its factors differ; the difference needs one design")
+    their_design = pq.read_table(other / store.DESIGN).to_pandas().sort_values("run_id")
+    keys = ["run_id", "point", *[f["key"] for f in manifest["experiment"]["factors"]]]
+    if not their_design[keys].reset_index(drop=True).equals(design[keys].reset_index(drop=True)):
+        raise ExperimentError(f"--minus {other}: its design points differ; the difference needs one design")
+    done = store.verified_runs(other)
+    missing = [int(r) for r in their_design["run_id"] if int(r) not in done]
+    if missing:
+        raise ExperimentError(f"--minus {other}: {len(missing)} of {len(their_design)} runs are not done")
+    return _outputs_matrix(other, [int(r) for r in their_design["run_id"]], outputs)
 
 
 #: (index, confidence half-width) pairs checked for stability, per method.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
 from sweep_helpers import DEFAULT_SCENARIO, write_experiment
@@ -163,6 +166,42 @@ def test_morris_sweep_and_sensitivity(tmp_path):
     table = experiments.sensitivity(out, ["final_hhi"], plot=False)
     assert {"mu_star", "mu_star_conf", "sigma"} <= set(table.columns) and len(table) == 2
     assert (out / "sensitivity" / "morris_final_hhi.csv").exists()
+
+
+def test_morris_of_the_difference_between_two_sweeps_of_one_design(tmp_path, capsys):
+    """--minus: the indices of y(A) - y(B) point by point, equal to SALib's on the difference computed
+    here from the stored summaries; a sweep minus itself has no effects; another design is refused."""
+    from SALib.analyze import morris
+
+    body = SOBOL.replace('method = "sobol"\nn = 4', 'method = "morris"\nn = 3\nlevels = 4')
+    a_dir, b_dir, other_dir = tmp_path / "a", tmp_path / "b", tmp_path / "other"
+    a_dir.mkdir(), b_dir.mkdir(), other_dir.mkdir()
+    experiments.sweep(write_experiment(a_dir, body), tmp_path / "A", workers=0, progress=False)
+    experiments.sweep(write_experiment(b_dir, body.replace("steps = 3", "steps = 4")), tmp_path / "B", workers=0,
+                      progress=False)
+    experiments.sweep(write_experiment(other_dir, body.replace("root_seed = 3", "root_seed = 4")), tmp_path / "C",
+                      workers=0, progress=False)
+    table = experiments.sensitivity(tmp_path / "A", ["final_hhi"], plot=False, minus=tmp_path / "B")
+    a, b = experiments.load(tmp_path / "A"), experiments.load(tmp_path / "B")
+    y = (a.summary.sort_values("run_id")["final_hhi"].to_numpy() - b.summary.sort_values("run_id")["final_hhi"].to_numpy())
+    assert np.any(y != 0)
+    manifest = a.manifest
+    factors = manifest["experiment"]["factors"]
+    x = np.column_stack([np.log10(a.design.sort_values("run_id")[f["key"]]) if f.get("log") else
+                         a.design.sort_values("run_id")[f["key"]] for f in factors])
+    bounds = [[math.log10(f["low"]), math.log10(f["high"])] if f.get("log") else [f["low"], f["high"]] for f in factors]
+    problem = {"num_vars": len(factors), "names": [f["key"] for f in factors], "bounds": bounds}
+    expected = morris.analyze(problem, x, y, num_resamples=100, conf_level=0.95, num_levels=4,
+                              seed=manifest["sampler"]["seed"])
+    np.testing.assert_allclose(table["mu_star"], expected["mu_star"], rtol=1e-12)
+    np.testing.assert_allclose(table["sigma"], expected["sigma"], rtol=1e-12)
+    assert (tmp_path / "A" / "sensitivity" / "morris_final_hhi_minus_B.csv").exists()
+    itself = experiments.sensitivity(tmp_path / "A", ["final_hhi"], plot=False, minus=tmp_path / "A")
+    assert (itself["mu_star"] == 0).all()
+    assert main(["sensitivity", str(tmp_path / "A"), "--output", "final_hhi", "--minus", str(tmp_path / "C"),
+                 "--no-plot"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--minus" in err[0] and "differ" in err[0]
 
 
 def test_lhs_design_within_ranges_and_reproducible(tmp_path):

@@ -1,6 +1,6 @@
 """``aimarket sensitivity``: Sobol or Morris indices of a finished sweep's summary outputs.
 
-    aimarket sensitivity DIR --output NAME [--output NAME ...] [--method sobol|morris] [--no-plot]
+    aimarket sensitivity DIR --output NAME [--output NAME ...] [--method sobol|morris] [--minus DIR2] [--no-plot]
 
 Prints a table and writes DIR/sensitivity/<method>_<output>.csv and .png.
 """
@@ -29,6 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--method", choices=("sobol", "morris"), default=None, help="analysis (default: the sweep's sampler)"
     )
+    parser.add_argument(
+        "--minus",
+        metavar="DIR2",
+        default=None,
+        help="indices of the difference DIR minus DIR2, point by point (DIR2: a sweep of the same design)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="do not draw the bar charts")
     parser.set_defaults(func=sensitivity_command)
     return parser
@@ -39,7 +45,7 @@ def sensitivity_command(args: argparse.Namespace) -> int:
 
     from aimarket.experiments.sensitivity_analysis import format_table, sensitivity
 
-    table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot)
+    table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot, minus=args.minus)
     print(format_table(table))
     for line in table.attrs.get("warnings", []):
         print(f"aimarket: warning: {line}", file=sys.stderr)
