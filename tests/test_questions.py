@@ -286,6 +286,34 @@ def test_q1_figure_data_equal_the_stored_results(drawn, quick_results):
     _assert_same_band(drawn["q1_market_size"].data, _expected_band(long, keys, "value"), keys)
 
 
+def test_q1_results_tables_agree_with_the_stored_runs(quick_results, tmp_path):
+    """scripts/q1-results-table: the per-run table holds every finished run of both regimes with its
+    seed and entry counts, and the summary table is its mean per regime and market scale."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "q1-results-table"
+    out = tmp_path / "q1.csv"
+    subprocess.run([sys.executable, str(script), str(quick_results), str(out)], check=True, capture_output=True)
+    runs = pd.read_csv(tmp_path / "q1_runs.csv", comment="#")
+    summary = pd.read_csv(out, comment="#")
+    header = [line for line in out.read_text().splitlines() if line.startswith("#")]
+    assert len(header) == 3 and all("10 of 10 runs done" in line for line in header[1:])
+    assert len(runs) == 20 and set(runs["regime"]) == {"pre-training-dominated", "inference-dominated"}
+    for name, regime in F.REGIMES.items():
+        res = experiments.load(quick_results / name)
+        counts = res.timeseries.groupby("run_id")[["arrivals", "entries"]].sum()
+        mine = runs[runs["regime"] == regime].set_index("run_id").sort_index()
+        assert (mine["seed"] == res.design.set_index("run_id")["seed"].loc[mine.index]).all()
+        assert (mine[["arrivals", "entries"]] == counts.loc[mine.index]).all().all()
+        assert (mine["entries"] <= mine["arrivals"]).all()
+    means = runs.groupby(["regime", "market_scale"])[["hhi", "n_labs", "entries"]].mean()
+    got = summary.set_index(["regime", "market_scale"]).loc[means.index]
+    np.testing.assert_allclose(got["hhi_last_year_mean"], means["hhi"], rtol=1e-5)
+    np.testing.assert_allclose(got["labs_final_mean"], means["n_labs"], rtol=1e-5)
+    np.testing.assert_allclose(got["entries_mean"], means["entries"], rtol=1e-5)
+
+
 def test_q2_figure_data_equal_the_stored_results(drawn, quick_results):
     res = experiments.load(quick_results / "q2_agi_price")
     tasks = {t["name"]: t["wage"] for t in res.manifest["base_scenario"]["tasks"]}
