@@ -123,6 +123,26 @@ def test_q1_robustness_files_sweep_the_paper_regimes():
     assert designs["pretraining"] == designs["inference"]
 
 
+def test_q1_paper_runs_keep_their_seeds_when_larger_markets_are_appended(tmp_path):
+    """The paper size can be extended on a cluster by appending market sizes: the runs it has keep their
+    run ids, seeds and settings, so the committed per-run table (docs/results/) is reproduced by them."""
+    from aimarket.experiments.design import build_runs
+    from aimarket.experiments.spec import read_experiment
+
+    for regime in ("pretraining", "inference"):
+        path = experiment_file(f"q1_concentration_{regime}", "paper")
+        text = path.read_text()
+        levels = "[0.01, 0.1, 1.0]"
+        assert levels in text
+        extended = tmp_path / path.name
+        extended.write_text(text.replace(levels, "[0.01, 0.1, 1.0, 10.0, 100.0]").replace(
+            "../../scenarios/", f"{(path.parent.parent.parent / 'scenarios').as_posix()}/"))
+        paper, more = build_runs(read_experiment(path)), build_runs(read_experiment(extended))
+        assert len(more) == len(paper) + 20
+        assert [(r.run_id, r.seed, r.values) for r in more[: len(paper)]] == [
+            (r.run_id, r.seed, r.values) for r in paper]
+
+
 def test_questions_registry_resolves_names():
     assert experiments.questions.get("3").id == "q3"
     assert experiments.questions.get("q1_concentration").id == "q1"
