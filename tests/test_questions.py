@@ -121,6 +121,11 @@ def test_q1_robustness_files_sweep_the_paper_regimes():
         _, _, runs, _, _ = prepare(morris_file)
         designs[regime] = [r.values for r in runs]
     assert designs["pretraining"] == designs["inference"]
+    for regime in ("pretraining", "inference"):  # the larger-market look: the paper size at 10x
+        large = read_experiment(folder / f"q1_large_market_{regime}.toml")
+        paper = read_experiment(experiment_file(f"q1_concentration_{regime}", "paper"))
+        assert large.overrides == paper.overrides and large.steps == paper.steps
+        assert large.factor_keys == paper.factor_keys
 
 
 def test_q1_paper_runs_keep_their_seeds_when_larger_markets_are_appended(tmp_path):
