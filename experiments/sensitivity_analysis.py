@@ -8,13 +8,16 @@ averaged, then:
   with their bootstrap confidence half-widths ``S1_conf``, ``ST_conf`` (share of output variance,
   0..1);
 - ``morris`` (:func:`SALib.analyze.morris.analyze`): ``mu_star`` (mean absolute elementary effect,
-  in output units per unit of the factor's sampled range, i.e. per decade for ``log`` factors),
+  in output units per the factor's whole sampled range, low to high, as SALib scales it; for ``log``
+  factors that range spans log10(high / low) decades),
   ``mu_star_conf`` and ``sigma``.
 
 With ``minus`` (another sweep folder of the same experiment design: factors, sampler and seed, e.g. the
 same design in another regime), the indices are those of the paired difference ``y(out) - y(minus)``
 point by point: which factors change the gap between the two sweeps. Its files are named
-``<method>_<output>_minus_<folder name>``.
+``<method>_<output>_minus_<folder name>``. With ``drop_incomplete`` (Morris only), a trajectory in which
+a run is not done (failed, e.g. a scenario the calibration cannot reach) is left out and the indices use
+the others; ``df.attrs["dropped_trajectories"]`` lists them, and a warning says so.
 
 Results go to ``DIR/sensitivity/<method>_<output>.csv`` and ``.png`` (bar chart) and are returned
 as one pandas DataFrame (one row per output x factor). ``df.attrs["files"]`` lists the files written
@@ -75,6 +78,7 @@ def sensitivity(
     conf_level: float = 0.95,
     plot: bool = True,
     minus: str | Path | None = None,
+    drop_incomplete: bool = False,
 ):
     """Sensitivity indices of ``outputs`` in the sweep folder ``out`` (see the module docstring).
 
@@ -115,20 +119,27 @@ def sensitivity(
     seed = manifest["sampler"]["seed"]
 
     design = pq.read_table(out / store.DESIGN).to_pandas().sort_values("run_id")
-    done = store.verified_runs(out)
-    missing = [int(r) for r in design["run_id"] if int(r) not in done]
-    if missing:
-        raise ExperimentError(
-            f"{out}: {len(missing)} of {len(design)} runs are not done (e.g. run {missing[0]}); "
-            "sensitivity needs every run (resume the sweep, or fix failed runs)"
-        )
-    y_runs = _outputs_matrix(out, [int(r) for r in design["run_id"]], outputs)
+    missing = {int(r) for r in design["run_id"]} - store.verified_runs(out)
     suffix = ""
     if minus is not None:
-        y_runs = y_runs - _paired_outputs(Path(minus), manifest, design, outputs)
+        missing |= _paired_missing(Path(minus), manifest, design)
         suffix = f"_minus_{Path(minus).name}"
-    # mean over replications, in design-point order
-    points = design["point"].to_numpy()
+    dropped: list[int] = []
+    if missing:
+        if not (drop_incomplete and method == "morris"):
+            raise ExperimentError(
+                f"{out}: {len(missing)} of {len(design)} runs are not done (e.g. run {min(missing)}"
+                f"{' here or in --minus' if minus else ''}); sensitivity needs every run (resume the sweep, or fix "
+                "failed runs" + ("; or, for Morris, leave out their trajectories with --drop-incomplete)"
+                                 if method == "morris" else ")")
+            )
+        design, dropped = _complete_trajectories(design, missing, len(factors) + 1)
+    run_ids = [int(r) for r in design["run_id"]]
+    y_runs = _outputs_matrix(out, run_ids, outputs)
+    if minus is not None:
+        y_runs = y_runs - _outputs_matrix(Path(minus), run_ids, outputs)
+    # mean over replications, in design-point order (points renumbered 0.. after dropped trajectories)
+    points = np.unique(design["point"].to_numpy(), return_inverse=True)[1]
     n_points = int(points.max()) + 1
     y = np.zeros((n_points, len(outputs)))
     counts = np.bincount(points, minlength=n_points)
@@ -194,29 +205,41 @@ def sensitivity(
     table.attrs["files"] = [str(folder / f"{method}_{name}{suffix}.{ext}") for name in outputs
                             for ext in (("csv", "png") if plot else ("csv",))]
     table.attrs["warnings"] = stability_warnings(table, method, args.get("n"))
+    table.attrs["dropped_trajectories"] = dropped
+    if dropped:
+        n = args.get("n")
+        table.attrs["warnings"].insert(
+            0, f"left out Morris trajectories {dropped} of {n} (a run in each is not done); the indices use "
+               f"{n - len(dropped)}")
     return table
 
 
-def _paired_outputs(other: Path, manifest: dict, design, outputs: list[str]) -> np.ndarray:
-    """The outputs of the sweep in ``other``, run by run, after checking that it has the design of the
-    sweep described by ``manifest`` and ``design`` (same factors, sampler, seed and design points)."""
+def _paired_missing(other: Path, manifest: dict, design) -> set[int]:
+    """The runs not done in the sweep in ``other``, after checking that it has the design of the sweep
+    described by ``manifest`` and ``design`` (same factors, sampler, seed and design points)."""
     theirs = store.read_manifest(other)
     if theirs is None:
         raise ExperimentError(f"--minus {other}: not a sweep folder (no {store.MANIFEST})")
-    for key in ("sampler",):
-        if theirs.get(key) != manifest.get(key):
-            raise ExperimentError(f"--minus {other}: its {key} differs; the difference needs one design")
+    if theirs.get("sampler") != manifest.get("sampler"):
+        raise ExperimentError(f"--minus {other}: its sampler differs; the difference needs one design")
     if theirs["experiment"]["factors"] != manifest["experiment"]["factors"]:
         raise ExperimentError(f"--minus {other}: its factors differ; the difference needs one design")
     their_design = pq.read_table(other / store.DESIGN).to_pandas().sort_values("run_id")
     keys = ["run_id", "point", *[f["key"] for f in manifest["experiment"]["factors"]]]
     if not their_design[keys].reset_index(drop=True).equals(design[keys].reset_index(drop=True)):
         raise ExperimentError(f"--minus {other}: its design points differ; the difference needs one design")
-    done = store.verified_runs(other)
-    missing = [int(r) for r in their_design["run_id"] if int(r) not in done]
-    if missing:
-        raise ExperimentError(f"--minus {other}: {len(missing)} of {len(their_design)} runs are not done")
-    return _outputs_matrix(other, [int(r) for r in their_design["run_id"]], outputs)
+    return {int(r) for r in their_design["run_id"]} - store.verified_runs(other)
+
+
+def _complete_trajectories(design, missing: set[int], length: int):
+    """The design rows of the Morris trajectories (``length`` = factors + 1 consecutive points) in which
+    every run is done, and the indices of the trajectories left out."""
+    trajectory = design["point"].to_numpy() // length
+    bad = sorted({int(t) for t, r in zip(trajectory, design["run_id"], strict=True) if int(r) in missing})
+    kept = design[~np.isin(trajectory, bad)]
+    if kept.empty:
+        raise ExperimentError("every Morris trajectory has a run that is not done; resume the sweep")
+    return kept, bad
 
 
 #: (index, confidence half-width) pairs checked for stability, per method.

@@ -204,6 +204,35 @@ def test_morris_of_the_difference_between_two_sweeps_of_one_design(tmp_path, cap
     assert len(err) == 1 and "--minus" in err[0] and "differ" in err[0]
 
 
+def test_morris_leaves_out_only_the_trajectories_with_a_failed_run(tmp_path, capsys):
+    """--drop-incomplete: a run that is not done takes out its own trajectory (factors + 1 points) and
+    no other; the indices equal SALib's on the complete trajectories; without the flag, exit 2."""
+    import shutil
+
+    from SALib.analyze import morris
+
+    body = SOBOL.replace('method = "sobol"\nn = 4', 'method = "morris"\nn = 3\nlevels = 4')
+    out = tmp_path / "m"
+    experiments.sweep(write_experiment(tmp_path, body), out, workers=0, progress=False)
+    res = experiments.load(out)
+    y_all = res.summary.sort_values("run_id")["final_hhi"].to_numpy()
+    shutil.rmtree(out / "runs" / "run_id=00004")  # trajectory 1 holds points 3, 4, 5
+    assert main(["sensitivity", str(out), "--output", "final_hhi", "--no-plot"]) == 2
+    assert "--drop-incomplete" in capsys.readouterr().err
+    table = experiments.sensitivity(out, ["final_hhi"], plot=False, drop_incomplete=True)
+    assert table.attrs["dropped_trajectories"] == [1]
+    assert table.attrs["warnings"][0].startswith("left out Morris trajectories [1] of 3")
+    keep = [0, 1, 2, 6, 7, 8]
+    design = res.design.sort_values("run_id")
+    factors = res.manifest["experiment"]["factors"]
+    x = np.column_stack([np.log10(design[f["key"]]) if f.get("log") else design[f["key"]] for f in factors])[keep]
+    bounds = [[math.log10(f["low"]), math.log10(f["high"])] if f.get("log") else [f["low"], f["high"]] for f in factors]
+    problem = {"num_vars": len(factors), "names": [f["key"] for f in factors], "bounds": bounds}
+    expected = morris.analyze(problem, x, y_all[keep], num_resamples=100, conf_level=0.95, num_levels=4,
+                              seed=res.manifest["sampler"]["seed"])
+    np.testing.assert_allclose(table["mu_star"], expected["mu_star"], rtol=1e-12)
+
+
 def test_lhs_design_within_ranges_and_reproducible(tmp_path):
     from aimarket.experiments.design import build_runs
     from aimarket.experiments.spec import read_experiment

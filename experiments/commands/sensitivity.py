@@ -1,6 +1,7 @@
 """``aimarket sensitivity``: Sobol or Morris indices of a finished sweep's summary outputs.
 
-    aimarket sensitivity DIR --output NAME [--output NAME ...] [--method sobol|morris] [--minus DIR2] [--no-plot]
+    aimarket sensitivity DIR --output NAME [--output NAME ...] [--method sobol|morris]
+                         [--minus DIR2] [--drop-incomplete] [--no-plot]
 
 Prints a table and writes DIR/sensitivity/<method>_<output>.csv and .png.
 """
@@ -35,6 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=None,
         help="indices of the difference DIR minus DIR2, point by point (DIR2: a sweep of the same design)",
     )
+    parser.add_argument(
+        "--drop-incomplete",
+        action="store_true",
+        help="Morris: leave out the trajectories in which a run is not done (failed), with a warning",
+    )
     parser.add_argument("--no-plot", action="store_true", help="do not draw the bar charts")
     parser.set_defaults(func=sensitivity_command)
     return parser
@@ -45,7 +51,8 @@ def sensitivity_command(args: argparse.Namespace) -> int:
 
     from aimarket.experiments.sensitivity_analysis import format_table, sensitivity
 
-    table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot, minus=args.minus)
+    table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot, minus=args.minus,
+                        drop_incomplete=args.drop_incomplete)
     print(format_table(table))
     for line in table.attrs.get("warnings", []):
         print(f"aimarket: warning: {line}", file=sys.stderr)
