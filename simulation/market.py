@@ -174,7 +174,7 @@ class TaskMarket:
                                             self.owner)
 
     def best_response(self, lab_id: int, variants: Variants, product_sets, price_hint,
-                      screen: bool = False) -> list[Candidate]:
+                      screen: bool = False, warm: bool = False) -> list[Candidate]:
         """Best-response prices and profits of ``lab_id`` for each candidate set of products.
 
         Rivals' offers are held fixed: their part of every user's logit denominator is computed
@@ -182,7 +182,9 @@ class TaskMarket:
         ``price_hint(product, cost)`` gives a warm start for the price of a product.
         With ``screen``, candidates are ranked after ``SCREEN_ITERATIONS`` Newton steps (profit is
         flat at the optimum, so the ranking is that of the solved prices up to near-ties) and only
-        the best is solved to tolerance; the list then holds that one candidate.
+        the best is solved to tolerance, warm-started from its screened prices; the list then holds that
+        one candidate. With ``warm``, several offers start Newton from the hinted prices (a repricing
+        round, where they are the lab's last best response; docs/ODD.md §7.6).
         """
         u = self.users
         rival = kernels.rival_log_sums(self.gross, u.mu, u.switching, u.provider, u.outside, self.price, self.owner,
@@ -195,24 +197,26 @@ class TaskMarket:
 
         keep = 1.0 - self.revenue_share_cost
 
-        def solve(products, init=None, max_iter=self.price_iterations, dampings=(1.0, 0.5, 0.25)) -> Candidate:
+        def solve(products, init=None, max_iter=self.price_iterations, dampings=(1.0, 0.5, 0.25),
+                  warm=warm) -> Candidate:
             cols = [column[p] for p in products]
             eoom, cost = eoom_all[cols], cost_all[cols]
             if init is None:
                 init = np.array([price_hint(p, c) for p, c in zip(products, cost, strict=True)])
             price, share, iterations = kernels.best_response_prices(
                 np.ascontiguousarray(gross_all[:, cols]), u.mu, u.switching, is_provider, rival, cost / keep, init,
-                self.price_tolerance, max_iter, validate=False, dampings=dampings)
+                self.price_tolerance, max_iter, validate=False, dampings=dampings, warm=warm)
             profit = float(np.sum((keep * price - cost) * share)) * self.tasks_per_step
             return Candidate(tuple(products), eoom, cost, price, share, profit, iterations)
 
         if not screen or len(product_sets) == 1:
             return [solve(products) for products in product_sets]
-        screened = [solve(products, max_iter=SCREEN_ITERATIONS, dampings=(1.0,)) for products in product_sets]
+        screened = [solve(products, max_iter=SCREEN_ITERATIONS, dampings=(1.0,), warm=False)
+                    for products in product_sets]
         best = max(screened, key=lambda c: c.profit)
         if best.iterations > 0:
             return [best]
-        return [solve(best.products, init=best.price)]
+        return [solve(best.products, init=best.price, warm=True)]
 
     # -- projections ----------------------------------------------------------------------------------
     def projected(self, lab_id: int, stride: int, years: float, rival_gain: float, demand_factor: float,

@@ -144,11 +144,11 @@ def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, m, tol,
 
 
 def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_init,
-                         tol=1e-12, max_iter=500):
+                         tol=1e-12, max_iter=500, warm=False):
     """Retries with damping 1, 1/2, 1/4 until the fixed point converges, like the kernel's wrapper."""
     for damping in (1.0, 0.5, 0.25):
         result = _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_init, tol,
-                                    max_iter, damping)
+                                    max_iter, damping, warm)
         if result[2] != -1:
             break
     return result
@@ -208,10 +208,16 @@ def _best_single_offer(gross, mu, switching, is_provider, rival, cost, markup, t
 
 
 def _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_init, tol, max_iter,
-                       damping):
+                       damping, warm=False):
     n, t = len(mu), len(cost)
     mean_mu = _left_sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
+    if warm and t > 1 and all(p - c > 0 for p, c in zip(price_init, cost, strict=True)):
+        warm_markup = list(markup)
+        iterations = _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, warm_markup, tol,
+                                         max_iter, damping)
+        if iterations != -1:
+            return _prices_and_shares(gross, mu, switching, is_provider, rival, cost, warm_markup, iterations)
     if t == 1:
         first = [row[0] for row in gross]
         markup[0], iterations = _best_single_offer(first, mu, switching, is_provider, rival, cost[0], markup[0], tol,
@@ -232,6 +238,11 @@ def _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_ini
                                              max_iter, damping)
             if iterations != -1:
                 iterations += start_iterations
+    return _prices_and_shares(gross, mu, switching, is_provider, rival, cost, markup, iterations)
+
+
+def _prices_and_shares(gross, mu, switching, is_provider, rival, cost, markup, iterations):
+    n, t = len(mu), len(cost)
     prob = _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup)
     prices = [cost[o] + markup[o] for o in range(t)]
     shares = [_left_sum(prob[i][o] for i in range(n)) / n for o in range(t)]

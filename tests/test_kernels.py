@@ -91,6 +91,38 @@ def test_best_response_prices_match_reference(market, tiers):
     np.testing.assert_allclose(shares, ref_shares, rtol=1e-10, atol=1e-300)
 
 
+@given(markets(max_offers=4), st.integers(2, 3), st.floats(0.5, 2.0))
+@SETTINGS
+def test_warm_started_prices_match_reference_and_the_cold_solution(market, tiers, start):
+    """A warm start (a repricing round) from the cold solution's prices times ``start``: the kernel equals
+    the reference, and from the cold solution itself (start 1) it stays at that solution."""
+    gross, mu, switching, provider, outside, price, owner = market
+    rival = kernels.rival_log_sums(*market, 0)
+    n = mu.size
+    rng = np.random.default_rng(n + tiers)
+    value = mu * 10.0 ** rng.uniform(-1, 3, n)
+    own_gross = value[:, None] * rng.uniform(0, 1, (n, tiers)) + mu[:, None] * rng.normal(0, 1, tiers)
+    own_cost = float(np.median(value)) * rng.uniform(0, 0.5, tiers)
+    is_provider = provider == 0
+    cold, _, cold_iterations = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival, own_cost,
+                                                            own_cost * 1.5)
+    assert cold_iterations > 0
+    init = own_cost + (cold - own_cost) * start
+    prices, shares, iterations = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival,
+                                                              own_cost, init, warm=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref_prices, ref_shares, ref_iterations = reference.best_response_prices(
+            own_gross.tolist(), mu, switching, is_provider, rival, own_cost, init, warm=True)
+    assert iterations == ref_iterations
+    assert iterations > 0
+    np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
+    np.testing.assert_allclose(shares, ref_shares, rtol=1e-10, atol=1e-300)
+    stay, _, _ = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival, own_cost, cold,
+                                              warm=True)
+    active = shares >= 1e-9
+    np.testing.assert_allclose(stay[active], cold[active], rtol=1e-9)
+
+
 @given(st.lists(st.floats(1e20, 1e28), min_size=1, max_size=4),
        st.lists(st.floats(1.0, 1e6), min_size=1, max_size=3),
        st.lists(st.floats(1.0, 1e6), min_size=1, max_size=5),
