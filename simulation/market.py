@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aimarket.simulation import kernels
+from aimarket.simulation import denominators, kernels
 from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
 FULL, DISTILLED = 0, 1  # model variants
 SCREEN_ITERATIONS = 2  # price iterations used to rank candidate offers before solving the best one
+NO_LAB = -2  # an owner id no offer has: the rival log-sum "without" it is the whole table's log-sum
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ class TaskMarket:
     ``brand`` maps a lab id to its brand term xi on this task type at this step [logit units].
     With a revenue share ``phi`` of opex (``labs.opex_revenue_share``) a lab keeps ``(1 - phi) p - c``
     per task, so it prices as if its marginal cost were ``c / (1 - phi)``; profits are net of it.
+    Every user's log-sum over the table is kept and updated when a lab's offers are replaced
+    (:mod:`aimarket.simulation.denominators`): recomputed exactly when the table or the brand terms are
+    set and after every ``denominators.REFRESH_UPDATES`` replacements, so it depends only on the
+    sequence of calls, not on anything else (same calls, same bits).
     """
 
     def __init__(self, task, users, tasks_per_step: float, inference_fpd: float, price_tolerance: float,
@@ -96,6 +101,14 @@ class TaskMarket:
         self.cost = np.empty(0)
         self.price = np.empty(0)
         self.gross = np.empty((users.count, 0))
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        """Forget the kept log-sums (the table or the brand terms changed as a whole)."""
+        self._logsum = None  # (n,) every user's log-sum over the table, or None
+        self._updates = 0  # incremental updates since the last exact recomputation
+        self._rival = None  # (lab id, its rivals' log-sums) for the current table
+        self._own_gross = (None, {})  # (lab id, product -> gross column) of its last best response
 
     # -- offers ------------------------------------------------------------------------------------
     def brand_of(self, owner: int) -> float:
@@ -114,6 +127,7 @@ class TaskMarket:
         self.cost = np.asarray(cost, dtype=np.float64)
         self.price = np.asarray(price, dtype=np.float64)
         self.gross = self._gross(self.eoom, self.brand_vector())
+        self._invalidate()
 
     def brand_vector(self) -> np.ndarray:
         return np.array([self.brand_of(o) for o in self.owner], dtype=np.float64)
@@ -122,12 +136,18 @@ class TaskMarket:
         """New brand terms (the step-0 contraction): the gross utilities follow."""
         self.brand = dict(brand)
         self.gross = self._gross(self.eoom, self.brand_vector())
+        self._invalidate()
 
     def replace_lab_offers(self, lab_id: int, candidate: Candidate) -> None:
         """Swap ``lab_id``'s rows for the offers of ``candidate`` (only their gross utilities are computed)."""
+        rival = self.rival_log_sums(lab_id)
         keep = self.owner != lab_id
         t = len(candidate.products)
-        new_gross = self._gross(candidate.eoom, np.full(t, self.brand_of(lab_id)))
+        owner, columns = self._own_gross
+        if owner == lab_id and all(p in columns for p in candidate.products):
+            new_gross = np.stack([columns[p] for p in candidate.products], axis=1)
+        else:
+            new_gross = self._gross(candidate.eoom, np.full(t, self.brand_of(lab_id)))
         self.owner = np.concatenate([self.owner[keep], np.full(t, lab_id, dtype=np.int64)])
         self.variant = np.concatenate([self.variant[keep], np.array(candidate.variant, dtype=np.int64)])
         self.k = np.concatenate([self.k[keep], candidate.k])
@@ -135,6 +155,32 @@ class TaskMarket:
         self.cost = np.concatenate([self.cost[keep], candidate.cost])
         self.price = np.concatenate([self.price[keep], candidate.price])
         self.gross = np.ascontiguousarray(np.concatenate([self.gross[:, keep], new_gross], axis=1))
+        u = self.users
+        self._own_gross, self._rival = (None, {}), None
+        if self._updates + 1 >= denominators.REFRESH_UPDATES:
+            self._logsum, self._updates = None, 0
+        else:
+            self._logsum = denominators.add_offers(rival, np.ascontiguousarray(new_gross), u.mu, u.switching,
+                                                   u.provider == lab_id, np.asarray(candidate.price, dtype=np.float64),
+                                                   validate=False)
+            self._updates += 1
+
+    def log_sums(self) -> np.ndarray:
+        """Every user's log-sum over the whole table (outside option included), kept between calls."""
+        if self._logsum is None:
+            u = self.users
+            self._logsum = kernels.rival_log_sums(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
+                                                  self.owner, NO_LAB, validate=False)
+        return self._logsum
+
+    def rival_log_sums(self, lab_id: int) -> np.ndarray:
+        """Every user's log-sum without ``lab_id``'s offers (docs/ODD.md §7.6), in O(users x its offers)."""
+        if self._rival is None or self._rival[0] != lab_id:
+            u = self.users
+            rival = denominators.remove_lab(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
+                                            self.owner, lab_id, self.log_sums(), validate=False)
+            self._rival = (lab_id, rival)
+        return self._rival[1]
 
     def offers_of(self, lab_id: int) -> np.ndarray:
         return np.flatnonzero(self.owner == lab_id)
@@ -177,8 +223,9 @@ class TaskMarket:
                       screen: bool = False, warm: bool = False) -> list[Candidate]:
         """Best-response prices and profits of ``lab_id`` for each candidate set of products.
 
-        Rivals' offers are held fixed: their part of every user's logit denominator is computed
-        once (O(users x offers)) and each candidate then costs O(users x its offers) per price iteration.
+        Rivals' offers are held fixed: their part of every user's logit denominator is obtained from the
+        kept log-sums by removing the lab's own terms (:meth:`rival_log_sums`, O(users x the lab's offers))
+        and each candidate then costs O(users x its offers) per price iteration.
         ``price_hint(product, cost)`` gives a warm start for the price of a product.
         With ``screen``, candidates are ranked after ``SCREEN_ITERATIONS`` Newton steps (profit is
         flat at the optimum, so the ranking is that of the solved prices up to near-ties) and only
@@ -187,13 +234,13 @@ class TaskMarket:
         round, where they are the lab's last best response; docs/ODD.md §7.6).
         """
         u = self.users
-        rival = kernels.rival_log_sums(self.gross, u.mu, u.switching, u.provider, u.outside, self.price, self.owner,
-                                       lab_id, validate=False)
+        rival = self.rival_log_sums(lab_id)
         is_provider = u.provider == lab_id
         distinct = sorted({p for products in product_sets for p in products})
         column = {p: j for j, p in enumerate(distinct)}
         eoom_all, cost_all = self.product_terms(variants, distinct)
         gross_all = self._gross(eoom_all, np.full(len(distinct), self.brand_of(lab_id)))
+        self._own_gross = (lab_id, {p: gross_all[:, column[p]] for p in distinct})
 
         keep = 1.0 - self.revenue_share_cost
 

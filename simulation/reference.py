@@ -99,6 +99,29 @@ def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab):
     return out
 
 
+def remove_lab(gross, mu, switching, provider, outside, price, owner, lab, logsum):
+    """Rivals' log-sums from the whole table's (aimarket.simulation.denominators): L + log1p(-S), exact above 0.5."""
+    exact = rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab)
+    out = []
+    for i in range(len(mu)):
+        share = 0.0
+        for o in range(len(price)):
+            if owner[o] == lab:
+                share += math.exp(_utility(gross[i][o], price[o], owner[o], provider[i], switching[i]) * (1.0 / mu[i])
+                                  - logsum[i])
+        out.append(logsum[i] + math.log1p(-share) if share <= 0.5 else exact[i])
+    return out
+
+
+def add_offers(rival, gross, mu, switching, is_provider, price):
+    """logaddexp of the rivals' log-sums and a lab's own terms (aimarket.simulation.denominators)."""
+    out = []
+    for i in range(len(mu)):
+        bonus = switching[i] if is_provider[i] else 0.0
+        out.append(_log_sum_exp([rival[i]] + [(gross[i][o] - price[o] + bonus) / mu[i] for o in range(len(price))]))
+    return out
+
+
 def _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup):
     probs = []
     for i in range(len(mu)):

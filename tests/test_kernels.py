@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimarket.simulation import kernels, laws, reference
+from aimarket.simulation import denominators, kernels, laws, reference
 
 RTOL = 1e-12
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -65,6 +65,28 @@ def test_rival_log_sums_match_reference(market, lab):
     ours = kernels.rival_log_sums(*market, lab)
     ref = reference.rival_log_sums(market[0].tolist(), *market[1:], lab)
     np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=1e-300)
+
+
+NO_LAB = -2  # owner of no offer: the rival log-sum "without" it is the whole table's log-sum
+
+
+@given(markets(), st.integers(-1, 2))
+@SETTINGS
+def test_incremental_log_sums_match_reference_and_the_exact_sums(market, lab):
+    gross, mu, switching, provider, outside, price, owner = market
+    total = kernels.rival_log_sums(*market, NO_LAB)
+    rival = denominators.remove_lab(*market, lab, total)
+    ref = reference.remove_lab(gross.tolist(), *market[1:], lab, total)
+    slack = 1e-13 * (1.0 + np.abs(total))  # L + log1p(-S) near 0 has no relative slack: L_i's rounding
+    assert np.all(np.abs(rival - np.asarray(ref)) <= RTOL * slack / 1e-13)
+    exact = kernels.rival_log_sums(*market, lab)
+    assert np.all(np.abs(rival - exact) <= slack)
+    own = owner == lab
+    is_provider = (provider == lab) & (lab >= 0)  # no switching bonus on self-hosting (owner -1)
+    back = denominators.add_offers(exact, gross[:, own], mu, switching, is_provider, price[own])
+    ref_back = reference.add_offers(exact, gross[:, own].tolist(), mu, switching, is_provider, price[own])
+    np.testing.assert_allclose(back, ref_back, rtol=RTOL, atol=1e-300)
+    assert np.all(np.abs(back - total) <= slack)
 
 
 @given(markets(max_offers=4), st.integers(1, 3))
