@@ -538,7 +538,8 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
     is halved from ``damping`` until the markups stay positive and profit does not fall. Offers with a
     negligible share are held fixed. Stops when every markup moves by less than ``tol`` (relative), or
     after ``FLAT_STEPS`` steps in a row that raise profit by at most ``FLAT_PROFIT`` (a flat ridge).
-    Updates ``markup`` in place; returns iterations or -1."""
+    Updates ``markup`` in place; returns iterations, or -1 (also when no shift makes the system positive
+    definite: a non-finite Hessian)."""
     n = gross.shape[0]
     t = cost.shape[0]
     grad = np.empty(t)
@@ -564,6 +565,7 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
         # where profit is not concave (lam = 0 is the Newton step); the diagonal scaling gives each
         # offer a step on the scale of its own curvature, however small its share.
         shift = 0.0
+        solved = False
         for _ in range(80):
             for o in range(t):
                 rhs[o] = grad[o] if active[o] else 0.0
@@ -573,8 +575,11 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
                     else:
                         system[o, q] = 1.0 if o == q else 0.0
             if _cholesky_solve(system, rhs, step):
+                solved = True
                 break
             shift = 4.0 * shift if shift > 0.0 else 1e-6
+        if not solved:  # no shift made the system positive definite (a non-finite Hessian): no step
+            return NOT_CONVERGED
         alpha = damping
         accepted = False
         for _ in range(60):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimarket.simulation import denominators, kernels
+from aimarket.simulation.best_response_kernels import best_response_sets
 from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
@@ -115,8 +116,16 @@ class TaskMarket:
         return self.brand.get(int(owner), 0.0)
 
     def _gross(self, eoom: np.ndarray, brand: np.ndarray) -> np.ndarray:
+        """(n, len(eoom)) gross utilities (D1); the users' arrays were checked once, so only the offers'
+        capability and brand are (finite), then the kernel is called without the public wrapper."""
         u = self.users
-        return kernels.gross_utility(eoom, brand, u.value, u.mu, u.difficulty, self.task.width)
+        eoom = np.ascontiguousarray(eoom, dtype=np.float64)
+        brand = np.ascontiguousarray(brand, dtype=np.float64)
+        if not (np.isfinite(eoom).all() and np.isfinite(brand).all()):
+            raise ValueError(f"non-finite capability {eoom} or brand {brand}")
+        out = np.empty((u.count, eoom.size))
+        kernels._gross_utility_kernel(eoom, brand, u.value, u.mu, u.difficulty, float(self.task.width), out)
+        return out
 
     def set_offers(self, owner, variant, k, eoom, cost, price) -> None:
         """Replace the whole offer table and recompute every offer's gross utility."""
@@ -231,7 +240,8 @@ class TaskMarket:
         flat at the optimum, so the ranking is that of the solved prices up to near-ties) and only
         the best is solved to tolerance, warm-started from its screened prices; the list then holds that
         one candidate. With ``warm``, several offers start Newton from the hinted prices (a repricing
-        round, where they are the lab's last best response; docs/ODD.md §7.6).
+        round, where they are the lab's last best response; docs/ODD.md §7.6). Screening and solving run
+        in one compiled call (:func:`aimarket.simulation.best_response_kernels.best_response_sets`).
         """
         u = self.users
         rival = self.rival_log_sums(lab_id)
@@ -242,28 +252,23 @@ class TaskMarket:
         gross_all = self._gross(eoom_all, np.full(len(distinct), self.brand_of(lab_id)))
         self._own_gross = (lab_id, {p: gross_all[:, column[p]] for p in distinct})
 
-        keep = 1.0 - self.revenue_share_cost
+        if len({len(products) for products in product_sets}) != 1:
+            raise ValueError("the candidate sets of one best response must have the same number of products")
+        sets = np.array([[column[p] for p in products] for products in product_sets], dtype=np.int64)
+        init = np.array([[price_hint(p, cost_all[column[p]]) for p in products] for products in product_sets])
+        prices, shares, profits, iterations, chosen = best_response_sets(
+            gross_all, u.mu, u.switching, is_provider, rival, cost_all, sets, init, tol=self.price_tolerance,
+            max_iter=self.price_iterations, warm=warm, screen=screen, screen_iterations=SCREEN_ITERATIONS,
+            keep=1.0 - self.revenue_share_cost, tasks_per_step=self.tasks_per_step, validate=False)
 
-        def solve(products, init=None, max_iter=self.price_iterations, dampings=(1.0, 0.5, 0.25),
-                  warm=warm) -> Candidate:
-            cols = [column[p] for p in products]
-            eoom, cost = eoom_all[cols], cost_all[cols]
-            if init is None:
-                init = np.array([price_hint(p, c) for p, c in zip(products, cost, strict=True)])
-            price, share, iterations = kernels.best_response_prices(
-                np.ascontiguousarray(gross_all[:, cols]), u.mu, u.switching, is_provider, rival, cost / keep, init,
-                self.price_tolerance, max_iter, validate=False, dampings=dampings, warm=warm)
-            profit = float(np.sum((keep * price - cost) * share)) * self.tasks_per_step
-            return Candidate(tuple(products), eoom, cost, price, share, profit, iterations)
+        def candidate(s: int) -> Candidate:
+            cols = sets[s]
+            return Candidate(tuple(product_sets[s]), eoom_all[cols], cost_all[cols], prices[s], shares[s],
+                             float(profits[s]), int(iterations[s]))
 
-        if not screen or len(product_sets) == 1:
-            return [solve(products) for products in product_sets]
-        screened = [solve(products, max_iter=SCREEN_ITERATIONS, dampings=(1.0,), warm=False)
-                    for products in product_sets]
-        best = max(screened, key=lambda c: c.profit)
-        if best.iterations > 0:
-            return [best]
-        return [solve(best.products, init=best.price, warm=True)]
+        if chosen >= 0:
+            return [candidate(chosen)]
+        return [candidate(s) for s in range(len(product_sets))]
 
     # -- projections ----------------------------------------------------------------------------------
     def projected(self, lab_id: int, stride: int, years: float, rival_gain: float, demand_factor: float,
