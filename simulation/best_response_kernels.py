@@ -14,6 +14,11 @@ set gets ``screen_iterations`` Newton steps (damping 1, cold start), the most pr
 tie) is kept and, unless it has already converged, solved to tolerance from its screened prices (warm
 start), trying the dampings in turn. The plain-Python reference is
 :func:`aimarket.simulation.reference.best_response_sets`.
+
+Numba's cache (``cache=True``) of this module holds compiled copies of the kernels of
+:mod:`aimarket.simulation.kernels` it calls and is invalidated only when this file changes: after
+editing ``kernels.py`` in a source tree, delete ``simulation/__pycache__/best_response_kernels.*.nb?``
+(or touch this file). An installed release is unaffected.
 """
 
 from __future__ import annotations
