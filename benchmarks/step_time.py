@@ -126,21 +126,24 @@ def kernel_speed_ratio(n_users: int = 2000, n_offers: int = 8) -> tuple[float, f
     """Seconds per call of (choice probabilities + one best-response price solve), numba vs reference."""
     rng = np.random.default_rng(0)
     value = 20 * rng.lognormal(0, 1, n_users)
-    args = (value, 0.2 * value, 0.05 * value, rng.integers(-1, 4, n_users), np.maximum(0, 0.9 * value - 50),
-            rng.uniform(0, 1, n_offers), rng.uniform(1, 30, n_offers), rng.integers(-1, 4, n_offers))
-    rival = kernels.rival_log_sums(*args, 0)
-    price_args = (value, 0.2 * value, 0.05 * value, args[3] == 0, rival, np.array([0.7]), np.array([2.0]),
-                  np.array([5.0]))
+    gross = value[:, None] * rng.uniform(0, 1, (n_users, n_offers))
+    users = (0.2 * value, 0.05 * value, rng.integers(-1, 4, n_users), np.maximum(0, 0.9 * value - 50))
+    offers = (rng.uniform(1, 30, n_offers), rng.integers(-1, 4, n_offers))
+    rival = kernels.rival_log_sums(gross, *users, *offers, 0)
+    own = (0.2 * value, 0.05 * value, users[2] == 0, rival, np.array([0.7]), np.array([5.0]))
+    own_gross = 0.7 * value[:, None]
+    fast_args = ((gross, *users, *offers), (own_gross, *own))
+    slow_args = ((gross.tolist(), *users, *offers), (own_gross.tolist(), *own))
 
-    def timed(choice, prices, repeats):
+    def timed(choice, prices, args, repeats):
         start = time.perf_counter()
         for _ in range(repeats):
-            choice(*args)
-            prices(*price_args)
+            choice(*args[0])
+            prices(*args[1])
         return (time.perf_counter() - start) / repeats
 
-    fast = timed(kernels.choice_probabilities, kernels.best_response_prices, 50)
-    slow = timed(reference.choice_probabilities, reference.best_response_prices, 2)
+    fast = timed(kernels.choice_probabilities, kernels.best_response_prices, fast_args, 50)
+    slow = timed(reference.choice_probabilities, reference.best_response_prices, slow_args, 2)
     return fast, slow
 
 
