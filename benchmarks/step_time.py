@@ -69,10 +69,10 @@ def kernel_functions() -> set[tuple[str, str]]:
     """(file, name) of every numba kernel of the package (for cProfile's table)."""
     from numba.core.registry import CPUDispatcher
 
-    from aimarket.simulation import denominators
+    from aimarket.simulation import best_response_kernels, denominators
 
     found = set()
-    for module in (kernels, denominators):
+    for module in (kernels, denominators, best_response_kernels):
         for name, obj in vars(module).items():
             if isinstance(obj, CPUDispatcher):
                 found.add((obj.py_func.__code__.co_filename, name))
