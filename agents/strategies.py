@@ -152,7 +152,7 @@ class OptimiseStrategy(LabStrategy):
             [best] = market.best_response(lab.lab_id, lab.variants, sets, lab.price_hint(task_index), screen=True)
             return best
         [best] = market.best_response(lab.lab_id, lab.variants, [lab.offers[task_index].products],
-                                      lab.price_hint(task_index))
+                                      lab.price_hint(task_index), warm=True)
         return best
 
     def choose_training(self, lab, options):

@@ -371,7 +371,7 @@ def _mean_logistic(base, inv_mu, m):
 
 @njit(cache=True)
 def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, tol, max_iter,
-                  damping, out_price, out_share):
+                  damping, warm, out_price, out_share):
     """Bertrand best-response prices of one lab's ``t`` offers against fixed rivals.
 
     Solves the multi-product logit first-order conditions (D3 of docs/ODD.md) in the markups
@@ -385,6 +385,9 @@ def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, to
     (:func:`_single_offer_newton`) with a global scan of the markup; several: from the best common
     markup (the lab's offers as one offer of inclusive value), Newton with a Levenberg-Marquardt shift
     and backtracking on profit (:func:`_multi_offer_newton`). Steps start at ``damping``.
+    With ``warm`` and several offers whose starting markups are all positive, Newton starts from
+    ``price_init`` itself (a warm start near the solution: a repricing round, docs/ODD.md §7.6) and the
+    common-markup start is used only if that does not converge.
     An offer whose mean share is below ``NEGLIGIBLE_SHARE`` sells (almost) nothing at any nearby
     price, so its markup does not affect profit and is left out of the convergence test.
     Stops when every price moves by less than ``tol`` relative. Writes prices and mean shares;
@@ -418,12 +421,24 @@ def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, to
         for o in range(t):
             total += math.exp((gross[i, o] - cost[o]) / mu[i] - top)
         inclusive[i] = mu[i] * (top + math.log(total))
+    prob = np.empty((n, t))
+    if warm:
+        positive = True
+        for o in range(t):
+            positive = positive and price_init[o] - cost[o] > 0.0
+        if positive:
+            iterations = _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol,
+                                             max_iter, damping, prob)
+            if iterations != NOT_CONVERGED:
+                _write_prices(gross, mu, switching, is_provider, rival, cost, markup, prob, out_price, out_share)
+                return iterations
+            for o in range(t):
+                markup[o] = price_init[o] - cost[o]
     start = 0.0
     for o in range(t):
         start += markup[o]
     common, start_iterations, _ = _best_single_offer(inclusive, mu, switching, is_provider, rival, 0.0, start / t,
                                                      tol, max_iter, damping)
-    prob = np.empty((n, t))
     iterations = NOT_CONVERGED
     if start_iterations != NOT_CONVERGED:
         for o in range(t):
@@ -432,14 +447,21 @@ def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, to
                                          max_iter, damping, prob)
         if iterations != NOT_CONVERGED:
             iterations += start_iterations
+    _write_prices(gross, mu, switching, is_provider, rival, cost, markup, prob, out_price, out_share)
+    return iterations
+
+
+@njit(cache=True)
+def _write_prices(gross, mu, switching, is_provider, rival, cost, markup, prob, out_price, out_share):
+    """out_price = c + m and out_share = mean_i P_io at the markups ``markup`` (D2)."""
+    n = gross.shape[0]
     _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup, prob)
-    for o in range(t):
+    for o in range(cost.shape[0]):
         out_price[o] = cost[o] + markup[o]
         share = 0.0
         for i in range(n):
             share += prob[i, o]
         out_share[o] = share / n
-    return iterations
 
 
 @njit(cache=True)
@@ -516,7 +538,8 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
     is halved from ``damping`` until the markups stay positive and profit does not fall. Offers with a
     negligible share are held fixed. Stops when every markup moves by less than ``tol`` (relative), or
     after ``FLAT_STEPS`` steps in a row that raise profit by at most ``FLAT_PROFIT`` (a flat ridge).
-    Updates ``markup`` in place; returns iterations or -1."""
+    Updates ``markup`` in place; returns iterations, or -1 (also when no shift makes the system positive
+    definite: a non-finite Hessian)."""
     n = gross.shape[0]
     t = cost.shape[0]
     grad = np.empty(t)
@@ -542,6 +565,7 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
         # where profit is not concave (lam = 0 is the Newton step); the diagonal scaling gives each
         # offer a step on the scale of its own curvature, however small its share.
         shift = 0.0
+        solved = False
         for _ in range(80):
             for o in range(t):
                 rhs[o] = grad[o] if active[o] else 0.0
@@ -551,8 +575,11 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
                     else:
                         system[o, q] = 1.0 if o == q else 0.0
             if _cholesky_solve(system, rhs, step):
+                solved = True
                 break
             shift = 4.0 * shift if shift > 0.0 else 1e-6
+        if not solved:  # no shift made the system positive definite (a non-finite Hessian): no step
+            return NOT_CONVERGED
         alpha = damping
         accepted = False
         for _ in range(60):
@@ -593,7 +620,7 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
 
 def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_init,
                          tol: float = 1e-12, max_iter: int = 500, *, validate: bool = True,
-                         dampings: tuple[float, ...] = (1.0, 0.5, 0.25)):
+                         dampings: tuple[float, ...] = (1.0, 0.5, 0.25), warm: bool = False):
     """Profit-maximising prices of one lab's ``t`` offers given the rivals' log-sums ``rival`` (n,).
 
     gross: (n, t) gross utility ``v_i P_i(E_o) + mu_i xi_o`` of each own offer (D1, :func:`gross_utility`);
@@ -602,6 +629,8 @@ def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_i
     not converge with any of ``dampings`` (the caller names step, lab and task in its error).
     ``validate=False`` skips the input checks, for callers that pass arrays already checked.
     A small ``max_iter`` with ``dampings=(1.0,)`` gives a cheap approximate solve (screening).
+    ``warm``: several offers start Newton from ``price_init`` (a start near the solution), see
+    :func:`_price_kernel`.
     """
     if validate:
         mu = _vector(mu, "mu", positive=True)
@@ -617,7 +646,7 @@ def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_i
     iterations = NOT_CONVERGED
     for damping in dampings:
         iterations = _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init,
-                                   tol, max_iter, damping, prices, shares)
+                                   tol, max_iter, damping, bool(warm), prices, shares)
         if iterations != NOT_CONVERGED:
             break
     return prices, shares, iterations

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aimarket.simulation import kernels
+from aimarket.simulation import denominators, kernels
+from aimarket.simulation.best_response_kernels import best_response_sets
 from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
 FULL, DISTILLED = 0, 1  # model variants
 SCREEN_ITERATIONS = 2  # price iterations used to rank candidate offers before solving the best one
+NO_LAB = -2  # an owner id no offer has: the rival log-sum "without" it is the whole table's log-sum
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ class TaskMarket:
     ``brand`` maps a lab id to its brand term xi on this task type at this step [logit units].
     With a revenue share ``phi`` of opex (``labs.opex_revenue_share``) a lab keeps ``(1 - phi) p - c``
     per task, so it prices as if its marginal cost were ``c / (1 - phi)``; profits are net of it.
+    Every user's log-sum over the table is kept and updated when a lab's offers are replaced
+    (:mod:`aimarket.simulation.denominators`): recomputed exactly when the table or the brand terms are
+    set and after every ``denominators.REFRESH_UPDATES`` replacements, so it depends only on the
+    sequence of calls, not on anything else (same calls, same bits).
     """
 
     def __init__(self, task, users, tasks_per_step: float, inference_fpd: float, price_tolerance: float,
@@ -96,14 +102,30 @@ class TaskMarket:
         self.cost = np.empty(0)
         self.price = np.empty(0)
         self.gross = np.empty((users.count, 0))
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        """Forget the kept log-sums (the table or the brand terms changed as a whole)."""
+        self._logsum = None  # (n,) every user's log-sum over the table, or None
+        self._updates = 0  # incremental updates since the last exact recomputation
+        self._rival = None  # (lab id, its rivals' log-sums) for the current table
+        self._own_gross = (None, {})  # (lab id, product -> gross column) of its last best response
 
     # -- offers ------------------------------------------------------------------------------------
     def brand_of(self, owner: int) -> float:
         return self.brand.get(int(owner), 0.0)
 
     def _gross(self, eoom: np.ndarray, brand: np.ndarray) -> np.ndarray:
+        """(n, len(eoom)) gross utilities (D1); the users' arrays were checked once, so only the offers'
+        capability and brand are (finite), then the kernel is called without the public wrapper."""
         u = self.users
-        return kernels.gross_utility(eoom, brand, u.value, u.mu, u.difficulty, self.task.width)
+        eoom = np.ascontiguousarray(eoom, dtype=np.float64)
+        brand = np.ascontiguousarray(brand, dtype=np.float64)
+        if not (np.isfinite(eoom).all() and np.isfinite(brand).all()):
+            raise ValueError(f"non-finite capability {eoom} or brand {brand}")
+        out = np.empty((u.count, eoom.size))
+        kernels._gross_utility_kernel(eoom, brand, u.value, u.mu, u.difficulty, float(self.task.width), out)
+        return out
 
     def set_offers(self, owner, variant, k, eoom, cost, price) -> None:
         """Replace the whole offer table and recompute every offer's gross utility."""
@@ -114,6 +136,7 @@ class TaskMarket:
         self.cost = np.asarray(cost, dtype=np.float64)
         self.price = np.asarray(price, dtype=np.float64)
         self.gross = self._gross(self.eoom, self.brand_vector())
+        self._invalidate()
 
     def brand_vector(self) -> np.ndarray:
         return np.array([self.brand_of(o) for o in self.owner], dtype=np.float64)
@@ -122,12 +145,18 @@ class TaskMarket:
         """New brand terms (the step-0 contraction): the gross utilities follow."""
         self.brand = dict(brand)
         self.gross = self._gross(self.eoom, self.brand_vector())
+        self._invalidate()
 
     def replace_lab_offers(self, lab_id: int, candidate: Candidate) -> None:
         """Swap ``lab_id``'s rows for the offers of ``candidate`` (only their gross utilities are computed)."""
+        rival = self.rival_log_sums(lab_id)
         keep = self.owner != lab_id
         t = len(candidate.products)
-        new_gross = self._gross(candidate.eoom, np.full(t, self.brand_of(lab_id)))
+        owner, columns = self._own_gross
+        if owner == lab_id and all(p in columns for p in candidate.products):
+            new_gross = np.stack([columns[p] for p in candidate.products], axis=1)
+        else:
+            new_gross = self._gross(candidate.eoom, np.full(t, self.brand_of(lab_id)))
         self.owner = np.concatenate([self.owner[keep], np.full(t, lab_id, dtype=np.int64)])
         self.variant = np.concatenate([self.variant[keep], np.array(candidate.variant, dtype=np.int64)])
         self.k = np.concatenate([self.k[keep], candidate.k])
@@ -135,6 +164,32 @@ class TaskMarket:
         self.cost = np.concatenate([self.cost[keep], candidate.cost])
         self.price = np.concatenate([self.price[keep], candidate.price])
         self.gross = np.ascontiguousarray(np.concatenate([self.gross[:, keep], new_gross], axis=1))
+        u = self.users
+        self._own_gross, self._rival = (None, {}), None
+        if self._updates + 1 >= denominators.REFRESH_UPDATES:
+            self._logsum, self._updates = None, 0
+        else:
+            self._logsum = denominators.add_offers(rival, np.ascontiguousarray(new_gross), u.mu, u.switching,
+                                                   u.provider == lab_id, np.asarray(candidate.price, dtype=np.float64),
+                                                   validate=False)
+            self._updates += 1
+
+    def log_sums(self) -> np.ndarray:
+        """Every user's log-sum over the whole table (outside option included), kept between calls."""
+        if self._logsum is None:
+            u = self.users
+            self._logsum = kernels.rival_log_sums(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
+                                                  self.owner, NO_LAB, validate=False)
+        return self._logsum
+
+    def rival_log_sums(self, lab_id: int) -> np.ndarray:
+        """Every user's log-sum without ``lab_id``'s offers (docs/ODD.md §7.6), in O(users x its offers)."""
+        if self._rival is None or self._rival[0] != lab_id:
+            u = self.users
+            rival = denominators.remove_lab(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
+                                            self.owner, lab_id, self.log_sums(), validate=False)
+            self._rival = (lab_id, rival)
+        return self._rival[1]
 
     def offers_of(self, lab_id: int) -> np.ndarray:
         return np.flatnonzero(self.owner == lab_id)
@@ -174,45 +229,46 @@ class TaskMarket:
                                             self.owner)
 
     def best_response(self, lab_id: int, variants: Variants, product_sets, price_hint,
-                      screen: bool = False) -> list[Candidate]:
+                      screen: bool = False, warm: bool = False) -> list[Candidate]:
         """Best-response prices and profits of ``lab_id`` for each candidate set of products.
 
-        Rivals' offers are held fixed: their part of every user's logit denominator is computed
-        once (O(users x offers)) and each candidate then costs O(users x its offers) per price iteration.
+        Rivals' offers are held fixed: their part of every user's logit denominator is obtained from the
+        kept log-sums by removing the lab's own terms (:meth:`rival_log_sums`, O(users x the lab's offers))
+        and each candidate then costs O(users x its offers) per price iteration.
         ``price_hint(product, cost)`` gives a warm start for the price of a product.
         With ``screen``, candidates are ranked after ``SCREEN_ITERATIONS`` Newton steps (profit is
         flat at the optimum, so the ranking is that of the solved prices up to near-ties) and only
-        the best is solved to tolerance; the list then holds that one candidate.
+        the best is solved to tolerance, warm-started from its screened prices; the list then holds that
+        one candidate. With ``warm``, several offers start Newton from the hinted prices (a repricing
+        round, where they are the lab's last best response; docs/ODD.md §7.6). Screening and solving run
+        in one compiled call (:func:`aimarket.simulation.best_response_kernels.best_response_sets`).
         """
         u = self.users
-        rival = kernels.rival_log_sums(self.gross, u.mu, u.switching, u.provider, u.outside, self.price, self.owner,
-                                       lab_id, validate=False)
+        rival = self.rival_log_sums(lab_id)
         is_provider = u.provider == lab_id
         distinct = sorted({p for products in product_sets for p in products})
         column = {p: j for j, p in enumerate(distinct)}
         eoom_all, cost_all = self.product_terms(variants, distinct)
         gross_all = self._gross(eoom_all, np.full(len(distinct), self.brand_of(lab_id)))
+        self._own_gross = (lab_id, {p: gross_all[:, column[p]] for p in distinct})
 
-        keep = 1.0 - self.revenue_share_cost
+        if len({len(products) for products in product_sets}) != 1:
+            raise ValueError("the candidate sets of one best response must have the same number of products")
+        sets = np.array([[column[p] for p in products] for products in product_sets], dtype=np.int64)
+        init = np.array([[price_hint(p, cost_all[column[p]]) for p in products] for products in product_sets])
+        prices, shares, profits, iterations, chosen = best_response_sets(
+            gross_all, u.mu, u.switching, is_provider, rival, cost_all, sets, init, tol=self.price_tolerance,
+            max_iter=self.price_iterations, warm=warm, screen=screen, screen_iterations=SCREEN_ITERATIONS,
+            keep=1.0 - self.revenue_share_cost, tasks_per_step=self.tasks_per_step, validate=False)
 
-        def solve(products, init=None, max_iter=self.price_iterations, dampings=(1.0, 0.5, 0.25)) -> Candidate:
-            cols = [column[p] for p in products]
-            eoom, cost = eoom_all[cols], cost_all[cols]
-            if init is None:
-                init = np.array([price_hint(p, c) for p, c in zip(products, cost, strict=True)])
-            price, share, iterations = kernels.best_response_prices(
-                np.ascontiguousarray(gross_all[:, cols]), u.mu, u.switching, is_provider, rival, cost / keep, init,
-                self.price_tolerance, max_iter, validate=False, dampings=dampings)
-            profit = float(np.sum((keep * price - cost) * share)) * self.tasks_per_step
-            return Candidate(tuple(products), eoom, cost, price, share, profit, iterations)
+        def candidate(s: int) -> Candidate:
+            cols = sets[s]
+            return Candidate(tuple(product_sets[s]), eoom_all[cols], cost_all[cols], prices[s], shares[s],
+                             float(profits[s]), int(iterations[s]))
 
-        if not screen or len(product_sets) == 1:
-            return [solve(products) for products in product_sets]
-        screened = [solve(products, max_iter=SCREEN_ITERATIONS, dampings=(1.0,)) for products in product_sets]
-        best = max(screened, key=lambda c: c.profit)
-        if best.iterations > 0:
-            return [best]
-        return [solve(best.products, init=best.price)]
+        if chosen >= 0:
+            return [candidate(chosen)]
+        return [candidate(s) for s in range(len(product_sets))]
 
     # -- projections ----------------------------------------------------------------------------------
     def projected(self, lab_id: int, stride: int, years: float, rival_gain: float, demand_factor: float,

@@ -99,6 +99,29 @@ def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab):
     return out
 
 
+def remove_lab(gross, mu, switching, provider, outside, price, owner, lab, logsum):
+    """Rivals' log-sums from the whole table's (aimarket.simulation.denominators): L + log1p(-S), exact above 0.5."""
+    exact = rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab)
+    out = []
+    for i in range(len(mu)):
+        share = 0.0
+        for o in range(len(price)):
+            if owner[o] == lab:
+                share += math.exp(_utility(gross[i][o], price[o], owner[o], provider[i], switching[i]) * (1.0 / mu[i])
+                                  - logsum[i])
+        out.append(logsum[i] + math.log1p(-share) if share <= 0.5 else exact[i])
+    return out
+
+
+def add_offers(rival, gross, mu, switching, is_provider, price):
+    """logaddexp of the rivals' log-sums and a lab's own terms (aimarket.simulation.denominators)."""
+    out = []
+    for i in range(len(mu)):
+        bonus = switching[i] if is_provider[i] else 0.0
+        out.append(_log_sum_exp([rival[i]] + [(gross[i][o] - price[o] + bonus) / mu[i] for o in range(len(price))]))
+    return out
+
+
 def _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup):
     probs = []
     for i in range(len(mu)):
@@ -144,11 +167,11 @@ def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, m, tol,
 
 
 def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_init,
-                         tol=1e-12, max_iter=500):
+                         tol=1e-12, max_iter=500, warm=False):
     """Retries with damping 1, 1/2, 1/4 until the fixed point converges, like the kernel's wrapper."""
     for damping in (1.0, 0.5, 0.25):
         result = _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_init, tol,
-                                    max_iter, damping)
+                                    max_iter, damping, warm)
         if result[2] != -1:
             break
     return result
@@ -208,10 +231,16 @@ def _best_single_offer(gross, mu, switching, is_provider, rival, cost, markup, t
 
 
 def _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_init, tol, max_iter,
-                       damping):
+                       damping, warm=False):
     n, t = len(mu), len(cost)
     mean_mu = _left_sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
+    if warm and t > 1 and all(p - c > 0 for p, c in zip(price_init, cost, strict=True)):
+        warm_markup = list(markup)
+        iterations = _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, warm_markup, tol,
+                                         max_iter, damping)
+        if iterations != -1:
+            return _prices_and_shares(gross, mu, switching, is_provider, rival, cost, warm_markup, iterations)
     if t == 1:
         first = [row[0] for row in gross]
         markup[0], iterations = _best_single_offer(first, mu, switching, is_provider, rival, cost[0], markup[0], tol,
@@ -232,6 +261,11 @@ def _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_ini
                                              max_iter, damping)
             if iterations != -1:
                 iterations += start_iterations
+    return _prices_and_shares(gross, mu, switching, is_provider, rival, cost, markup, iterations)
+
+
+def _prices_and_shares(gross, mu, switching, is_provider, rival, cost, markup, iterations):
+    n, t = len(mu), len(cost)
     prob = _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup)
     prices = [cost[o] + markup[o] for o in range(t)]
     shares = [_left_sum(prob[i][o] for i in range(n)) / n for o in range(t)]
@@ -309,6 +343,8 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
             if step is not None:
                 break
             shift = 4.0 * shift if shift > 0.0 else 1e-6
+        if step is None:
+            return -1
         alpha = damping
         accepted = None
         for _ in range(60):
@@ -330,6 +366,34 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
         if converged or stalled >= 8:
             return it + 1
     return -1
+
+
+def best_response_sets(gross_all, mu, switching, is_provider, rival, cost, sets, init, tol=1e-12, max_iter=500,
+                       warm=False, screen=False, screen_iterations=2, keep=1.0, tasks_per_step=1.0):
+    """Screening and solving of a lab's candidate sets (aimarket.simulation.best_response_kernels)."""
+    def solve(s, start, iterations, dampings, warm_start):
+        gross = [[row[c] for c in sets[s]] for row in gross_all]
+        priced = [cost[c] / keep for c in sets[s]]
+        for damping in dampings:
+            result = _price_fixed_point(gross, mu, switching, is_provider, rival, priced, start, tol, iterations,
+                                        damping, warm_start)
+            if result[2] != -1:
+                break
+        prices, shares, its = result
+        profit = _left_sum((keep * p - cost[c]) * x for p, c, x in zip(prices, sets[s], shares, strict=True))
+        return prices, shares, profit * tasks_per_step, its
+
+    count = len(sets)
+    if not screen or count == 1:
+        return [solve(s, list(init[s]), max_iter, (1.0, 0.5, 0.25), warm) for s in range(count)], -1
+    results = [solve(s, list(init[s]), screen_iterations, (1.0,), False) for s in range(count)]
+    best = 0
+    for s in range(count):
+        if results[s][2] > results[best][2]:
+            best = s
+    if results[best][3] <= 0:
+        results[best] = solve(best, list(results[best][0]), max_iter, (1.0, 0.5, 0.25), True)
+    return results, best
 
 
 def sample_providers(prob, uniform, owner):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimarket.simulation import kernels, laws, reference
+from aimarket.simulation import denominators, kernels, laws, reference
 
 RTOL = 1e-12
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -67,6 +67,28 @@ def test_rival_log_sums_match_reference(market, lab):
     np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=1e-300)
 
 
+NO_LAB = -2  # owner of no offer: the rival log-sum "without" it is the whole table's log-sum
+
+
+@given(markets(), st.integers(-1, 2))
+@SETTINGS
+def test_incremental_log_sums_match_reference_and_the_exact_sums(market, lab):
+    gross, mu, switching, provider, outside, price, owner = market
+    total = kernels.rival_log_sums(*market, NO_LAB)
+    rival = denominators.remove_lab(*market, lab, total)
+    ref = reference.remove_lab(gross.tolist(), *market[1:], lab, total)
+    slack = 1e-13 * (1.0 + np.abs(total))  # L + log1p(-S) near 0 has no relative slack: L_i's rounding
+    assert np.all(np.abs(rival - np.asarray(ref)) <= RTOL * slack / 1e-13)
+    exact = kernels.rival_log_sums(*market, lab)
+    assert np.all(np.abs(rival - exact) <= slack)
+    own = owner == lab
+    is_provider = (provider == lab) & (lab >= 0)  # no switching bonus on self-hosting (owner -1)
+    back = denominators.add_offers(exact, gross[:, own], mu, switching, is_provider, price[own])
+    ref_back = reference.add_offers(exact, gross[:, own].tolist(), mu, switching, is_provider, price[own])
+    np.testing.assert_allclose(back, ref_back, rtol=RTOL, atol=1e-300)
+    assert np.all(np.abs(back - total) <= slack)
+
+
 @given(markets(max_offers=4), st.integers(1, 3))
 @SETTINGS
 def test_best_response_prices_match_reference(market, tiers):
@@ -89,6 +111,38 @@ def test_best_response_prices_match_reference(market, tiers):
     assert iterations > 0  # both converged (a shared failure must not pass)
     np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
     np.testing.assert_allclose(shares, ref_shares, rtol=1e-10, atol=1e-300)
+
+
+@given(markets(max_offers=4), st.integers(2, 3), st.floats(0.5, 2.0))
+@SETTINGS
+def test_warm_started_prices_match_reference_and_the_cold_solution(market, tiers, start):
+    """A warm start (a repricing round) from the cold solution's prices times ``start``: the kernel equals
+    the reference, and from the cold solution itself (start 1) it stays at that solution."""
+    gross, mu, switching, provider, outside, price, owner = market
+    rival = kernels.rival_log_sums(*market, 0)
+    n = mu.size
+    rng = np.random.default_rng(n + tiers)
+    value = mu * 10.0 ** rng.uniform(-1, 3, n)
+    own_gross = value[:, None] * rng.uniform(0, 1, (n, tiers)) + mu[:, None] * rng.normal(0, 1, tiers)
+    own_cost = float(np.median(value)) * rng.uniform(0, 0.5, tiers)
+    is_provider = provider == 0
+    cold, _, cold_iterations = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival, own_cost,
+                                                            own_cost * 1.5)
+    assert cold_iterations > 0
+    init = own_cost + (cold - own_cost) * start
+    prices, shares, iterations = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival,
+                                                              own_cost, init, warm=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref_prices, ref_shares, ref_iterations = reference.best_response_prices(
+            own_gross.tolist(), mu, switching, is_provider, rival, own_cost, init, warm=True)
+    assert iterations == ref_iterations
+    assert iterations > 0
+    np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
+    np.testing.assert_allclose(shares, ref_shares, rtol=1e-10, atol=1e-300)
+    stay, _, _ = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival, own_cost, cold,
+                                              warm=True)
+    active = shares >= 1e-9
+    np.testing.assert_allclose(stay[active], cold[active], rtol=1e-9)
 
 
 @given(st.lists(st.floats(1e20, 1e28), min_size=1, max_size=4),

@@ -1,0 +1,134 @@
+"""One compiled call per best response: screening of a lab's candidate product sets and the final solve
+(docs/ODD.md §7.6 "Best response", §7.7).
+
+A lab's best response on a task type weighs ``S`` candidate sets of ``t`` products each (model variant
+and inference multiplier; the columns of ``gross`` and ``cost``). For each set ``s`` the Bertrand prices
+against fixed rivals (D3) are solved by :func:`aimarket.simulation.kernels._price_kernel`, and its
+operating profit per step is
+
+    Pi_s = T * sum_o ((1 - phi) p_so - c_so) S_so,
+
+with ``T`` tasks per step, ``phi`` the revenue share of opex (priced as a marginal cost ``c / (1 - phi)``)
+and ``S_so`` the mean share. Without screening every set is solved to tolerance. With screening, every
+set gets ``screen_iterations`` Newton steps (damping 1, cold start), the most profitable (the first on a
+tie) is kept and, unless it has already converged, solved to tolerance from its screened prices (warm
+start), trying the dampings in turn. The plain-Python reference is
+:func:`aimarket.simulation.reference.best_response_sets`.
+
+Numba's cache (``cache=True``) of this module holds compiled copies of the kernels of
+:mod:`aimarket.simulation.kernels` it calls and is invalidated only when this file changes: after
+editing ``kernels.py`` in a source tree, delete ``simulation/__pycache__/best_response_kernels.*.nb?``
+(or touch this file). An installed release is unaffected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from aimarket.simulation.kernels import NOT_CONVERGED, _price_kernel
+
+
+@njit(cache=True)
+def _solve_set(gross_all, mu, switching, is_provider, rival, cost_all, columns, init, tol, max_iter, dampings,
+               warm, own_gross, own_cost, out_price, out_share):
+    """Prices of one set (its ``columns`` of ``gross_all``), trying ``dampings`` in turn; returns iterations."""
+    n = gross_all.shape[0]
+    t = columns.shape[0]
+    for o in range(t):
+        own_cost[o] = cost_all[columns[o]]
+        for i in range(n):
+            own_gross[i, o] = gross_all[i, columns[o]]
+    iterations = NOT_CONVERGED
+    for d in range(dampings.shape[0]):
+        iterations = _price_kernel(own_gross, mu, switching, is_provider, rival, own_cost, init, tol, max_iter,
+                                   dampings[d], warm, out_price, out_share)
+        if iterations != NOT_CONVERGED:
+            break
+    return iterations
+
+
+@njit(cache=True)
+def _profit(price, share, cost_all, columns, keep, tasks_per_step):
+    """Pi = T * sum_o (keep p_o - c_o) S_o over the set's ``columns``."""
+    total = 0.0
+    for o in range(columns.shape[0]):
+        total += (keep * price[o] - cost_all[columns[o]]) * share[o]
+    return total * tasks_per_step
+
+
+@njit(cache=True)
+def _best_response_sets_kernel(gross_all, mu, switching, is_provider, rival, cost_all, priced_cost, sets, init, tol,
+                               max_iter, dampings, warm, screen, screen_iterations, keep, tasks_per_step,
+                               out_price, out_share, out_profit, out_iterations):
+    """Solves (``screen`` false) or screens and solves (``screen`` true) the ``sets`` (S, t) of column
+    indices; writes prices, shares (S, t), profits and iterations (S,) of every set evaluated and returns
+    the index of the chosen set (-1 without screening: every set is solved)."""
+    n = gross_all.shape[0]
+    count, t = sets.shape
+    own_gross = np.empty((n, t))
+    own_cost = np.empty(t)
+    if not screen or count == 1:
+        for s in range(count):
+            out_iterations[s] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[s], init[s],
+                                           tol, max_iter, dampings, warm, own_gross, own_cost, out_price[s],
+                                           out_share[s])
+            out_profit[s] = _profit(out_price[s], out_share[s], cost_all, sets[s], keep, tasks_per_step)
+        return -1
+    one = np.ones(1)
+    best = 0
+    for s in range(count):
+        out_iterations[s] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[s], init[s],
+                                       tol, screen_iterations, one, False, own_gross, own_cost, out_price[s],
+                                       out_share[s])
+        out_profit[s] = _profit(out_price[s], out_share[s], cost_all, sets[s], keep, tasks_per_step)
+        if out_profit[s] > out_profit[best]:
+            best = s
+    if out_iterations[best] > 0:
+        return best
+    start = out_price[best].copy()
+    out_iterations[best] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[best], start,
+                                      tol, max_iter, dampings, True, own_gross, own_cost, out_price[best],
+                                      out_share[best])
+    out_profit[best] = _profit(out_price[best], out_share[best], cost_all, sets[best], keep, tasks_per_step)
+    return best
+
+
+def best_response_sets(gross_all, mu, switching, is_provider, rival, cost, sets, init, *, tol: float = 1e-12,
+                       max_iter: int = 500, dampings=(1.0, 0.5, 0.25), warm: bool = False, screen: bool = False,
+                       screen_iterations: int = 2, keep: float = 1.0, tasks_per_step: float = 1.0,
+                       validate: bool = True):
+    """Best-response prices of a lab's candidate sets in one call (see the module docstring).
+
+    gross_all: (n, P) gross utility of each distinct product; cost: (P,) marginal cost per task [$];
+    sets: (S, t) product columns of each set; init: (S, t) starting prices [$]; keep: 1 - phi.
+    Returns ``(prices (S, t), shares (S, t), profits (S,), iterations (S,), chosen)``; ``chosen`` is the
+    index of the screened winner (its row is solved to tolerance) or -1 without screening.
+    """
+    sets = np.ascontiguousarray(sets, dtype=np.int64)
+    if validate:
+        from aimarket.simulation.kernels import _matrix, _vector
+
+        mu = _vector(mu, "mu", positive=True)
+        n = mu.size
+        switching = _vector(switching, "switching", size=n)
+        rival = _vector(rival, "rival", size=n)
+        is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
+        cost = _vector(cost, "cost")
+        gross_all = _matrix(gross_all, "gross_all", (n, cost.size))
+        if sets.ndim != 2 or sets.shape[0] < 1 or sets.shape[1] < 1 or np.any(sets < 0) or np.any(sets >= cost.size):
+            raise ValueError("sets must be a non-empty (S, t) array of product columns")
+        init = _matrix(init, "init", sets.shape)
+        if not 0 < keep <= 1:
+            raise ValueError(f"keep must be in (0, 1] (got {keep})")
+    count, t = sets.shape
+    prices = np.empty((count, t))
+    shares = np.empty((count, t))
+    profits = np.empty(count)
+    iterations = np.empty(count, dtype=np.int64)
+    chosen = _best_response_sets_kernel(gross_all, mu, switching, is_provider, rival, cost, cost / keep, sets,
+                                        np.ascontiguousarray(init, dtype=np.float64), float(tol), int(max_iter),
+                                        np.asarray(dampings, dtype=np.float64), bool(warm), bool(screen),
+                                        int(screen_iterations), float(keep), float(tasks_per_step), prices,
+                                        shares, profits, iterations)
+    return prices, shares, profits, iterations, int(chosen)

@@ -1,0 +1,117 @@
+"""Incremental logit denominators (docs/ODD.md §7.6 "Incremental denominators").
+
+A market keeps every user's log-sum over the whole offer table (outside option included),
+
+    L_i = log(exp(u_i0 / mu_i) + sum_o exp(u_io / mu_i)),   u_io as in D1 (kernels module docstring),
+
+and a best response of lab ``l`` needs the rivals' part ``R_i`` of it (the log-sum without ``l``'s
+offers). Instead of summing over every rival offer (O(users x offers)) it is obtained from ``L_i`` by
+removing the lab's own terms,
+
+    R_i = L_i + log(1 - S_i),   S_i = sum_{o: owner_o = l} exp(u_io / mu_i - L_i)   (the lab's share),
+
+which costs O(users x the lab's offers). Where ``S_i > EXACT_SHARE`` the subtraction would lose digits
+(1 - S_i is small), so ``R_i`` is recomputed exactly over the rival offers for that user. When the lab's
+offers change, ``L_i = logaddexp(R_i, log sum_{new o} exp(u_io / mu_i))``.
+The same inputs give the same bits; the market recomputes every ``L_i`` exactly whenever its table is
+set and after ``REFRESH_UPDATES`` incremental updates (simulation/market.py), so rounding does not
+accumulate. The plain-Python references are in :mod:`aimarket.simulation.reference`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from aimarket.simulation.kernels import _matrix, _offers, _users, _vector
+
+EXACT_SHARE = 0.5  # a user's share of the removed lab above which R_i is recomputed exactly
+REFRESH_UPDATES = 32  # incremental updates of a market's log-sums between exact recomputations
+
+
+@njit(cache=True)
+def _rival_row(gross, mu, switching, provider, outside, price, owner, lab, i):
+    """R_i summed over the rival offers (running maximum, as ``kernels._rival_log_sum_kernel``)."""
+    inv_mu = 1.0 / mu[i]
+    z_max = outside[i] * inv_mu
+    total = 1.0
+    for o in range(price.shape[0]):
+        if owner[o] == lab:
+            continue
+        u = gross[i, o] - price[o]
+        if owner[o] >= 0 and owner[o] == provider[i]:
+            u += switching[i]
+        z = u * inv_mu
+        if z > z_max:
+            total = total * math.exp(z_max - z) + 1.0
+            z_max = z
+        else:
+            total += math.exp(z - z_max)
+    return z_max + math.log(total)
+
+
+@njit(cache=True)
+def _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, lab, logsum, out):
+    """out[i] = L_i + log1p(-S_i), or the exact rival log-sum where S_i > EXACT_SHARE (see module)."""
+    for i in range(gross.shape[0]):
+        inv_mu = 1.0 / mu[i]
+        share = 0.0
+        for o in range(price.shape[0]):
+            if owner[o] != lab:
+                continue
+            u = gross[i, o] - price[o]
+            if owner[o] >= 0 and owner[o] == provider[i]:
+                u += switching[i]
+            share += math.exp(u * inv_mu - logsum[i])
+        if share <= EXACT_SHARE:
+            out[i] = logsum[i] + math.log1p(-share)
+        else:
+            out[i] = _rival_row(gross, mu, switching, provider, outside, price, owner, lab, i)
+
+
+@njit(cache=True)
+def _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out):
+    """out[i] = logaddexp(R_i, log sum_o exp((g_io - p_o + s_i 1[provider_i is the lab]) / mu_i))."""
+    t = price.shape[0]
+    for i in range(gross.shape[0]):
+        inv_mu = 1.0 / mu[i]
+        bonus = switching[i] if is_provider[i] else 0.0
+        z_max = rival[i]
+        for o in range(t):
+            z = (gross[i, o] - price[o] + bonus) * inv_mu
+            if z > z_max:
+                z_max = z
+        total = math.exp(rival[i] - z_max)
+        for o in range(t):
+            total += math.exp((gross[i, o] - price[o] + bonus) * inv_mu - z_max)
+        out[i] = z_max + math.log(total)
+
+
+def remove_lab(gross, mu, switching, provider, outside, price, owner, lab: int, logsum, *,
+               validate: bool = True) -> np.ndarray:
+    """Rivals' log-sums R_i of ``lab`` (n,) from the whole table's log-sums ``logsum`` (n,)."""
+    if validate:
+        mu, switching, provider, outside = _users(mu, switching, provider, outside)
+        price, owner = _offers(price, owner)
+        gross = _matrix(gross, "gross", (mu.size, price.size))
+        logsum = _vector(logsum, "logsum", size=mu.size)
+    out = np.empty(mu.size)
+    _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, int(lab), logsum, out)
+    return out
+
+
+def add_offers(rival, gross, mu, switching, is_provider, price, *, validate: bool = True) -> np.ndarray:
+    """Whole-table log-sums L_i (n,) from the rivals' ``rival`` (n,) and a lab's offers: ``gross`` (n, t)
+    gross utilities and ``price`` (t,) prices; ``is_provider`` (n,) marks the lab's current customers."""
+    if validate:
+        mu = _vector(mu, "mu", positive=True)
+        switching = _vector(switching, "switching", size=mu.size)
+        rival = _vector(rival, "rival", size=mu.size)
+        is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
+        price = _vector(price, "price")
+        gross = _matrix(gross, "gross", (mu.size, price.size))
+    out = np.empty(mu.size)
+    _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out)
+    return out
