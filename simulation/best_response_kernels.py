@@ -16,17 +16,19 @@ start), trying the dampings in turn. The plain-Python reference is
 :func:`aimarket.simulation.reference.best_response_sets`.
 
 Numba's cache (``cache=True``) of this module holds compiled copies of the kernels of
-:mod:`aimarket.simulation.kernels` it calls and is invalidated only when this file changes: after
-editing ``kernels.py`` in a source tree, delete ``simulation/__pycache__/best_response_kernels.*.nb?``
-(or touch this file). An installed release is unaffected.
+:mod:`aimarket.simulation.kernels` it calls; :mod:`aimarket.simulation.numba_cache` renews it when
+that module (or :mod:`~aimarket.simulation.laws`) changes.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
 from aimarket.simulation.kernels import NOT_CONVERGED, _price_kernel
+from aimarket.simulation.numba_cache import renew_when_changed
 
 
 @njit(cache=True)
@@ -132,3 +134,6 @@ def best_response_sets(gross_all, mu, switching, is_provider, rival, cost, sets,
                                         int(screen_iterations), float(keep), float(tasks_per_step), prices,
                                         shares, profits, iterations)
     return prices, shares, profits, iterations, int(chosen)
+
+
+renew_when_changed(globals(), __file__, *(Path(__file__).with_name(f"{m}.py") for m in ("kernels", "laws")))

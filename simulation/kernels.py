@@ -32,11 +32,13 @@ The plain-Python reference of each kernel, used by the tests, is in :mod:`aimark
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
 from aimarket.simulation.laws import marginal_cost_per_task, success_probability
+from aimarket.simulation.numba_cache import renew_when_changed
 
 NOT_CONVERGED = -1
 NEGLIGIBLE_SHARE = 1e-12  # mean share below which an offer's markup is left out of the convergence test
@@ -724,3 +726,6 @@ def _users(mu, switching, provider, outside):
 def _offers(price, owner):
     price = _vector(price, "price")
     return price, np.ascontiguousarray(owner, dtype=np.int64)
+
+
+renew_when_changed(globals(), __file__, Path(__file__).with_name("laws.py"))  # see numba_cache
