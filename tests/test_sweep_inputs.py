@@ -111,6 +111,9 @@ n = 4
 """
 
 
+MORRIS = SOBOL.replace('method = "sobol"\nn = 4', 'method = "morris"\nn = 3\nlevels = 4')
+
+
 def test_sobol_sweep_and_sensitivity(tmp_path, capsys):
     exp = write_experiment(tmp_path, SOBOL)
     out = tmp_path / "sobol"
@@ -158,7 +161,7 @@ def test_sensitivity_warns_of_unstable_estimates():
 
 
 def test_morris_sweep_and_sensitivity(tmp_path):
-    body = SOBOL.replace('method = "sobol"\nn = 4', 'method = "morris"\nn = 3\nlevels = 4')
+    body = MORRIS
     exp = write_experiment(tmp_path, body)
     out = tmp_path / "morris"
     report = experiments.sweep(exp, out, workers=0, progress=False)
@@ -168,12 +171,25 @@ def test_morris_sweep_and_sensitivity(tmp_path):
     assert (out / "sensitivity" / "morris_final_hhi.csv").exists()
 
 
+def _salib_morris(res, y, rows=None):
+    """SALib's Morris indices of ``y`` over the stored design of ``res`` (rows: the runs kept)."""
+    from SALib.analyze import morris
+
+    design = res.design.sort_values("run_id")
+    factors = res.manifest["experiment"]["factors"]
+    x = np.column_stack([np.log10(design[f["key"]]) if f.get("log") else design[f["key"]] for f in factors])
+    bounds = [[math.log10(f["low"]), math.log10(f["high"])] if f.get("log") else [f["low"], f["high"]] for f in factors]
+    problem = {"num_vars": len(factors), "names": [f["key"] for f in factors], "bounds": bounds}
+    if rows is not None:
+        x = x[rows]
+    return morris.analyze(problem, x, y, num_resamples=100, conf_level=0.95, num_levels=4,
+                          seed=res.manifest["sampler"]["seed"])
+
+
 def test_morris_of_the_difference_between_two_sweeps_of_one_design(tmp_path, capsys):
     """--minus: the indices of y(A) - y(B) point by point, equal to SALib's on the difference computed
     here from the stored summaries; a sweep minus itself has no effects; another design is refused."""
-    from SALib.analyze import morris
-
-    body = SOBOL.replace('method = "sobol"\nn = 4', 'method = "morris"\nn = 3\nlevels = 4')
+    body = MORRIS
     a_dir, b_dir, other_dir = tmp_path / "a", tmp_path / "b", tmp_path / "other"
     a_dir.mkdir(), b_dir.mkdir(), other_dir.mkdir()
     experiments.sweep(write_experiment(a_dir, body), tmp_path / "A", workers=0, progress=False)
@@ -185,14 +201,7 @@ def test_morris_of_the_difference_between_two_sweeps_of_one_design(tmp_path, cap
     a, b = experiments.load(tmp_path / "A"), experiments.load(tmp_path / "B")
     y = (a.summary.sort_values("run_id")["final_hhi"].to_numpy() - b.summary.sort_values("run_id")["final_hhi"].to_numpy())
     assert np.any(y != 0)
-    manifest = a.manifest
-    factors = manifest["experiment"]["factors"]
-    x = np.column_stack([np.log10(a.design.sort_values("run_id")[f["key"]]) if f.get("log") else
-                         a.design.sort_values("run_id")[f["key"]] for f in factors])
-    bounds = [[math.log10(f["low"]), math.log10(f["high"])] if f.get("log") else [f["low"], f["high"]] for f in factors]
-    problem = {"num_vars": len(factors), "names": [f["key"] for f in factors], "bounds": bounds}
-    expected = morris.analyze(problem, x, y, num_resamples=100, conf_level=0.95, num_levels=4,
-                              seed=manifest["sampler"]["seed"])
+    expected = _salib_morris(a, y)
     np.testing.assert_allclose(table["mu_star"], expected["mu_star"], rtol=1e-12)
     np.testing.assert_allclose(table["sigma"], expected["sigma"], rtol=1e-12)
     assert (tmp_path / "A" / "sensitivity" / "morris_final_hhi_minus_B.csv").exists()
@@ -209,9 +218,7 @@ def test_morris_leaves_out_only_the_trajectories_with_a_failed_run(tmp_path, cap
     no other; the indices equal SALib's on the complete trajectories; without the flag, exit 2."""
     import shutil
 
-    from SALib.analyze import morris
-
-    body = SOBOL.replace('method = "sobol"\nn = 4', 'method = "morris"\nn = 3\nlevels = 4')
+    body = MORRIS
     out = tmp_path / "m"
     experiments.sweep(write_experiment(tmp_path, body), out, workers=0, progress=False)
     res = experiments.load(out)
@@ -223,13 +230,7 @@ def test_morris_leaves_out_only_the_trajectories_with_a_failed_run(tmp_path, cap
     assert table.attrs["dropped_trajectories"] == [1]
     assert table.attrs["warnings"][0].startswith("left out Morris trajectories [1] of 3")
     keep = [0, 1, 2, 6, 7, 8]
-    design = res.design.sort_values("run_id")
-    factors = res.manifest["experiment"]["factors"]
-    x = np.column_stack([np.log10(design[f["key"]]) if f.get("log") else design[f["key"]] for f in factors])[keep]
-    bounds = [[math.log10(f["low"]), math.log10(f["high"])] if f.get("log") else [f["low"], f["high"]] for f in factors]
-    problem = {"num_vars": len(factors), "names": [f["key"] for f in factors], "bounds": bounds}
-    expected = morris.analyze(problem, x, y_all[keep], num_resamples=100, conf_level=0.95, num_levels=4,
-                              seed=res.manifest["sampler"]["seed"])
+    expected = _salib_morris(res, y_all[keep], rows=keep)
     np.testing.assert_allclose(table["mu_star"], expected["mu_star"], rtol=1e-12)
 
 
