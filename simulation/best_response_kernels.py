@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from aimarket.simulation.kernels import NOT_CONVERGED, _price_kernel
+from aimarket.simulation.kernels import NOT_CONVERGED, _matrix, _price_kernel, price_inputs
 from aimarket.simulation.numba_cache import renew_when_changed
 
 
@@ -109,15 +109,8 @@ def best_response_sets(gross_all, mu, switching, is_provider, rival, cost, sets,
     """
     sets = np.ascontiguousarray(sets, dtype=np.int64)
     if validate:
-        from aimarket.simulation.kernels import _matrix, _vector
-
-        mu = _vector(mu, "mu", positive=True)
-        n = mu.size
-        switching = _vector(switching, "switching", size=n)
-        rival = _vector(rival, "rival", size=n)
-        is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
-        cost = _vector(cost, "cost")
-        gross_all = _matrix(gross_all, "gross_all", (n, cost.size))
+        gross_all, mu, switching, is_provider, rival, cost = price_inputs(gross_all, mu, switching, is_provider,
+                                                                          rival, cost, "gross_all")
         if sets.ndim != 2 or sets.shape[0] < 1 or sets.shape[1] < 1 or np.any(sets < 0) or np.any(sets >= cost.size):
             raise ValueError("sets must be a non-empty (S, t) array of product columns")
         init = _matrix(init, "init", sets.shape)

@@ -21,35 +21,16 @@ accumulate. The plain-Python references are in :mod:`aimarket.simulation.referen
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
-from aimarket.simulation.kernels import _matrix, _offers, _users, _vector
+from aimarket.simulation.kernels import _matrix, _offers, _rival_row, _users, _vector
+from aimarket.simulation.numba_cache import renew_when_changed
 
 EXACT_SHARE = 0.5  # a user's share of the removed lab above which R_i is recomputed exactly
 REFRESH_UPDATES = 32  # incremental updates of a market's log-sums between exact recomputations
-
-
-@njit(cache=True)
-def _rival_row(gross, mu, switching, provider, outside, price, owner, lab, i):
-    """R_i summed over the rival offers (running maximum, as ``kernels._rival_log_sum_kernel``)."""
-    inv_mu = 1.0 / mu[i]
-    z_max = outside[i] * inv_mu
-    total = 1.0
-    for o in range(price.shape[0]):
-        if owner[o] == lab:
-            continue
-        u = gross[i, o] - price[o]
-        if owner[o] >= 0 and owner[o] == provider[i]:
-            u += switching[i]
-        z = u * inv_mu
-        if z > z_max:
-            total = total * math.exp(z_max - z) + 1.0
-            z_max = z
-        else:
-            total += math.exp(z - z_max)
-    return z_max + math.log(total)
 
 
 @njit(cache=True)
@@ -115,3 +96,6 @@ def add_offers(rival, gross, mu, switching, is_provider, price, *, validate: boo
     out = np.empty(mu.size)
     _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out)
     return out
+
+
+renew_when_changed(globals(), __file__, *(Path(__file__).with_name(f"{m}.py") for m in ("kernels", "laws")))

@@ -169,31 +169,36 @@ def choice_probabilities(gross, mu, switching, provider, outside, price, owner):
 # --------------------------------------------------------------------------------------------------
 
 @njit(cache=True)
+def _rival_row(gross, mu, switching, provider, outside, price, owner, lab, i):
+    """R_i of user ``i`` (see :func:`_rival_log_sum_kernel`) in one pass: a running maximum and a sum
+    rescaled when the maximum moves."""
+    inv_mu = 1.0 / mu[i]
+    z_max = outside[i] * inv_mu
+    total = 1.0
+    for o in range(price.shape[0]):
+        if owner[o] == lab:
+            continue
+        u = gross[i, o] - price[o]
+        if owner[o] >= 0 and owner[o] == provider[i]:
+            u += switching[i]
+        z = u * inv_mu
+        if z > z_max:
+            total = total * math.exp(z_max - z) + 1.0
+            z_max = z
+        else:
+            total += math.exp(z - z_max)
+    return z_max + math.log(total)
+
+
+@njit(cache=True)
 def _rival_log_sum_kernel(gross, mu, switching, provider, outside, price, owner, lab, out):
     """R_i = log(exp(u_i0 / mu_i) + sum_{o: owner_o != lab} exp(u_io / mu_i)).
 
     The deviating lab's offers are left out, so that a candidate offer of ``lab`` is evaluated
     in O(users) as ``L_i = logaddexp(R_i, own terms)``.
     """
-    n = gross.shape[0]
-    m = price.shape[0]
-    for i in range(n):  # one pass: a running maximum and a sum rescaled when the maximum moves
-        inv_mu = 1.0 / mu[i]
-        z_max = outside[i] * inv_mu
-        total = 1.0
-        for o in range(m):
-            if owner[o] == lab:
-                continue
-            u = gross[i, o] - price[o]
-            if owner[o] >= 0 and owner[o] == provider[i]:
-                u += switching[i]
-            z = u * inv_mu
-            if z > z_max:
-                total = total * math.exp(z_max - z) + 1.0
-                z_max = z
-            else:
-                total += math.exp(z - z_max)
-        out[i] = z_max + math.log(total)
+    for i in range(gross.shape[0]):
+        out[i] = _rival_row(gross, mu, switching, provider, outside, price, owner, lab, i)
 
 
 def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab: int, *,
@@ -635,13 +640,7 @@ def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_i
     :func:`_price_kernel`.
     """
     if validate:
-        mu = _vector(mu, "mu", positive=True)
-        n = mu.size
-        switching = _vector(switching, "switching", size=n)
-        rival = _vector(rival, "rival", size=n)
-        is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
-        cost = _vector(cost, "cost")
-        gross = _matrix(gross, "gross", (n, cost.size))
+        gross, mu, switching, is_provider, rival, cost = price_inputs(gross, mu, switching, is_provider, rival, cost)
         price_init = _vector(price_init, "price_init", size=cost.size)
     prices = np.empty(cost.size)
     shares = np.empty(cost.size)
@@ -693,6 +692,18 @@ def sample_providers(prob: np.ndarray, uniform: np.ndarray, owner: np.ndarray) -
 # --------------------------------------------------------------------------------------------------
 # Input validation shared by the public wrappers
 # --------------------------------------------------------------------------------------------------
+
+def price_inputs(gross, mu, switching, is_provider, rival, cost, name: str = "gross"):
+    """The checked, contiguous arrays of a best-response price solve: ``(gross, mu, switching,
+    is_provider, rival, cost)`` with n users (``mu``) and one column of ``gross`` per entry of ``cost``."""
+    mu = _vector(mu, "mu", positive=True)
+    n = mu.size
+    switching = _vector(switching, "switching", size=n)
+    rival = _vector(rival, "rival", size=n)
+    is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
+    cost = _vector(cost, "cost")
+    return _matrix(gross, name, (n, cost.size)), mu, switching, is_provider, rival, cost
+
 
 def _vector(x, name: str, *, positive: bool = False, size: int | None = None) -> np.ndarray:
     arr = np.ascontiguousarray(x, dtype=np.float64)
