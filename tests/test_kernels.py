@@ -126,8 +126,8 @@ def test_warm_started_prices_match_reference_and_the_cold_solution(market, tiers
     own_gross = value[:, None] * rng.uniform(0, 1, (n, tiers)) + mu[:, None] * rng.normal(0, 1, tiers)
     own_cost = float(np.median(value)) * rng.uniform(0, 0.5, tiers)
     is_provider = provider == 0
-    cold, _, cold_iterations = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival, own_cost,
-                                                            own_cost * 1.5)
+    cold, cold_shares, cold_iterations = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival,
+                                                                      own_cost, own_cost * 1.5)
     assert cold_iterations > 0
     init = own_cost + (cold - own_cost) * start
     prices, shares, iterations = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival,
@@ -139,10 +139,16 @@ def test_warm_started_prices_match_reference_and_the_cold_solution(market, tiers
     assert iterations > 0
     np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
     np.testing.assert_allclose(shares, ref_shares, rtol=1e-10, atol=1e-300)
-    stay, _, _ = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival, own_cost, cold,
-                                              warm=True)
+    stay, stay_shares, _ = kernels.best_response_prices(own_gross, mu, switching, is_provider, rival, own_cost, cold,
+                                                        warm=True)
+    # Where profit is flat (a tier with a small share), Newton stops once FLAT_STEPS steps raise profit by
+    # at most FLAT_PROFIT: profit is pinned to that, prices only to about its square root (a quadratic
+    # maximum). Python 3.12's numpy stopped the cold solve 2.6e-8 (relative) away from where the warm one did.
+    cold_profit = float(np.sum((cold - own_cost) * cold_shares))
+    stay_profit = float(np.sum((stay - own_cost) * stay_shares))
+    assert stay_profit >= cold_profit * (1 - kernels.FLAT_STEPS * kernels.FLAT_PROFIT)
     active = shares >= 1e-9
-    np.testing.assert_allclose(stay[active], cold[active], rtol=1e-9)
+    np.testing.assert_allclose(stay[active], cold[active], rtol=10 * math.sqrt(kernels.FLAT_PROFIT))
 
 
 @given(st.lists(st.floats(1e20, 1e28), min_size=1, max_size=4),
