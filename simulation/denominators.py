@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from aimarket.simulation.kernels import _matrix, _offers, _rival_row, _users, _vector
+from aimarket.simulation.kernels import _rival_row, _vector, price_inputs, table_inputs
 from aimarket.simulation.numba_cache import renew_when_changed
 
 EXACT_SHARE = 0.5  # a user's share of the removed lab above which R_i is recomputed exactly
@@ -74,9 +74,8 @@ def remove_lab(gross, mu, switching, provider, outside, price, owner, lab: int, 
                validate: bool = True) -> np.ndarray:
     """Rivals' log-sums R_i of ``lab`` (n,) from the whole table's log-sums ``logsum`` (n,)."""
     if validate:
-        mu, switching, provider, outside = _users(mu, switching, provider, outside)
-        price, owner = _offers(price, owner)
-        gross = _matrix(gross, "gross", (mu.size, price.size))
+        gross, mu, switching, provider, outside, price, owner = table_inputs(gross, mu, switching, provider, outside,
+                                                                             price, owner)
         logsum = _vector(logsum, "logsum", size=mu.size)
     out = np.empty(mu.size)
     _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, int(lab), logsum, out)
@@ -87,12 +86,8 @@ def add_offers(rival, gross, mu, switching, is_provider, price, *, validate: boo
     """Whole-table log-sums L_i (n,) from the rivals' ``rival`` (n,) and a lab's offers: ``gross`` (n, t)
     gross utilities and ``price`` (t,) prices; ``is_provider`` (n,) marks the lab's current customers."""
     if validate:
-        mu = _vector(mu, "mu", positive=True)
-        switching = _vector(switching, "switching", size=mu.size)
-        rival = _vector(rival, "rival", size=mu.size)
-        is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
-        price = _vector(price, "price")
-        gross = _matrix(gross, "gross", (mu.size, price.size))
+        gross, mu, switching, is_provider, rival, price = price_inputs(gross, mu, switching, is_provider, rival, price,
+                                                                       per_offer="price")
     out = np.empty(mu.size)
     _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out)
     return out

@@ -155,9 +155,8 @@ def _choice_kernel(gross, mu, switching, provider, outside, price, owner, out_pr
 
 def choice_probabilities(gross, mu, switching, provider, outside, price, owner):
     """Choice probabilities (n, m + 1), last column the outside option, and log-sums L_i (n,)."""
-    mu, switching, provider, outside = _users(mu, switching, provider, outside)
-    price, owner = _offers(price, owner)
-    gross = _matrix(gross, "gross", (mu.size, price.size))
+    gross, mu, switching, provider, outside, price, owner = table_inputs(gross, mu, switching, provider, outside,
+                                                                         price, owner)
     prob = np.empty((mu.size, price.size + 1))
     logsum = np.empty(mu.size)
     _choice_kernel(gross, mu, switching, provider, outside, price, owner, prob, logsum)
@@ -206,9 +205,8 @@ def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab: i
     """Per user, the log of the logit denominator without the offers of ``lab`` (n,).
     ``validate=False`` skips the input checks, for callers that pass arrays already checked."""
     if validate:
-        mu, switching, provider, outside = _users(mu, switching, provider, outside)
-        price, owner = _offers(price, owner)
-        gross = _matrix(gross, "gross", (mu.size, price.size))
+        gross, mu, switching, provider, outside, price, owner = table_inputs(gross, mu, switching, provider, outside,
+                                                                             price, owner)
     out = np.empty(mu.size)
     _rival_log_sum_kernel(gross, mu, switching, provider, outside, price, owner, int(lab), out)
     return out
@@ -693,16 +691,25 @@ def sample_providers(prob: np.ndarray, uniform: np.ndarray, owner: np.ndarray) -
 # Input validation shared by the public wrappers
 # --------------------------------------------------------------------------------------------------
 
-def price_inputs(gross, mu, switching, is_provider, rival, cost, name: str = "gross"):
-    """The checked, contiguous arrays of a best-response price solve: ``(gross, mu, switching,
-    is_provider, rival, cost)`` with n users (``mu``) and one column of ``gross`` per entry of ``cost``."""
+def price_inputs(gross, mu, switching, is_provider, rival, cost, name: str = "gross", per_offer: str = "cost"):
+    """The checked, contiguous arrays of a lab's offers against its rivals' log-sums: ``(gross, mu,
+    switching, is_provider, rival, cost)`` with n users (``mu``) and one column of ``gross`` per entry of
+    the per-offer vector ``cost`` (named ``per_offer`` in errors: the prices where those are given)."""
     mu = _vector(mu, "mu", positive=True)
     n = mu.size
     switching = _vector(switching, "switching", size=n)
     rival = _vector(rival, "rival", size=n)
     is_provider = np.ascontiguousarray(is_provider, dtype=np.bool_)
-    cost = _vector(cost, "cost")
+    cost = _vector(cost, per_offer)
     return _matrix(gross, name, (n, cost.size)), mu, switching, is_provider, rival, cost
+
+
+def table_inputs(gross, mu, switching, provider, outside, price, owner):
+    """The checked, contiguous arrays of a whole offer table: ``(gross, mu, switching, provider,
+    outside, price, owner)`` with n users (``mu``) and one column of ``gross`` per offer."""
+    mu, switching, provider, outside = _users(mu, switching, provider, outside)
+    price, owner = _offers(price, owner)
+    return _matrix(gross, "gross", (mu.size, price.size)), mu, switching, provider, outside, price, owner
 
 
 def _vector(x, name: str, *, positive: bool = False, size: int | None = None) -> np.ndarray:

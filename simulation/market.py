@@ -149,7 +149,8 @@ class TaskMarket:
 
     def replace_lab_offers(self, lab_id: int, candidate: Candidate) -> None:
         """Swap ``lab_id``'s rows for the offers of ``candidate`` (only their gross utilities are computed)."""
-        rival = self.rival_log_sums(lab_id)
+        refresh = self._updates + 1 >= denominators.REFRESH_UPDATES  # then L is recomputed exactly, lazily
+        rival = None if refresh else self.rival_log_sums(lab_id)  # before the table changes
         keep = self.owner != lab_id
         t = len(candidate.products)
         owner, columns = self._own_gross
@@ -166,7 +167,7 @@ class TaskMarket:
         self.gross = np.ascontiguousarray(np.concatenate([self.gross[:, keep], new_gross], axis=1))
         u = self.users
         self._own_gross, self._rival = (None, {}), None
-        if self._updates + 1 >= denominators.REFRESH_UPDATES:
+        if refresh:
             self._logsum, self._updates = None, 0
         else:
             self._logsum = denominators.add_offers(rival, np.ascontiguousarray(new_gross), u.mu, u.switching,
