@@ -35,12 +35,11 @@ sys.path.insert(0, sys.argv[1])
 import aimarket
 from aimarket.simulation import kernels
 assert kernels.__file__.startswith(sys.argv[1]), kernels.__file__
-from aimarket.simulation.run import simulate, warm_up
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.run import warm_up
 warm_up()
-scenario = load_scenario(None, json.loads(sys.argv[2]))
+scenario = aimarket.load_scenario(None, json.loads(sys.argv[2]))
 start = time.process_time()
-result = simulate(scenario)
+result = aimarket.simulate(scenario)
 cpu = time.process_time() - start
 numbers = {k: v for k, v in result.summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 print(json.dumps({"cpu": cpu, "summary": numbers}))

@@ -7,8 +7,9 @@ numba compilation is kept out of the timed figures by a warm-up run.
 * exp throughput: a compiled loop of ``math.exp`` over 2^20 values (the same call the logit kernels
   make), timed first, in this process: the machine's rate of logit terms, the "exp-count limit";
 * whole default run: CPU seconds (``time.process_time``) of ``simulate`` on the packaged default
-  scenario, median of ``--repeats`` after a warm-up, and the same over the exp rate, i.e. how many exps
-  the run's time would buy (the run's logit terms are not counted: see README "Performance");
+  scenario, median of ``--repeats`` after a warm-up; its logit terms (every ``exp`` the kernels
+  evaluate, counted by :mod:`aimarket.simulation.kernels.terms`), the exp-count limit (terms / exp
+  rate: the run's time if it did nothing but its exps) and the run's ratio to it (target <= 2);
 * kernel share: under cProfile, the time inside numba kernels (their dispatchers' own time) over the
   run's; cProfile's per-call cost falls on Python, so the Python share it gives is an upper bound;
   measured on the default and on the sweep size (``--sweep-users`` users, ``--sweep-steps`` steps);
@@ -67,12 +68,14 @@ def exp_rate(seconds: float = 1.0) -> float:
 
 def kernel_functions() -> set[tuple[str, str]]:
     """(file, name) of every numba kernel of the package (for cProfile's table)."""
+    import importlib
+    import pkgutil
+
     from numba.core.registry import CPUDispatcher
 
-    from aimarket.simulation import best_response_kernels, denominators
-
     found = set()
-    for module in (kernels, denominators, best_response_kernels):
+    for info in pkgutil.iter_modules(kernels.__path__):
+        module = importlib.import_module(f"{kernels.__name__}.{info.name}")
         for name, obj in vars(module).items():
             if isinstance(obj, CPUDispatcher):
                 found.add((obj.py_func.__code__.co_filename, name))
@@ -168,6 +171,10 @@ def main() -> None:
         simulate(scenario)
         runs.append(time.process_time() - start)
     run_cpu = statistics.median(runs)
+    kernels.reset_logit_terms()
+    simulate(scenario)
+    terms = kernels.logit_terms()
+    limit = terms / rate
     share_default = kernel_share(scenario)
     sweep = load_scenario(None, {"users.count": args.sweep_users, "run.steps": args.sweep_steps})
     share_sweep = kernel_share(sweep)
@@ -180,7 +187,9 @@ def main() -> None:
     print(f"median wall time per step:          {statistics.median(per_step) * 1e3:8.1f} ms "
           f"(min {min(per_step) * 1e3:.1f}, max {max(per_step) * 1e3:.1f})")
     print(f"whole default run, CPU s (median of {args.repeats}): {run_cpu:8.2f} s  "
-          f"(runs {', '.join(f'{x:.2f}' for x in runs)}), = {run_cpu * rate:.3e} exps at this machine's rate")
+          f"(runs {', '.join(f'{x:.2f}' for x in runs)})")
+    print(f"logit terms of the run:             {terms:10.3e} -> exp-count limit {limit:.2f} s; the run is "
+          f"{run_cpu / limit:.2f}x the limit (target <= 2)")
     print(f"time in numba kernels (cProfile):   default {share_default:6.1%}, sweep size "
           f"({args.sweep_users} users, {args.sweep_steps} steps) {share_sweep:6.1%} -> Python at most "
           f"{1 - share_sweep:.1%} (target < 20%)")

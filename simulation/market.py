@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aimarket.simulation import denominators, kernels
-from aimarket.simulation.best_response_kernels import best_response_sets
+from aimarket.simulation import kernels
+from aimarket.simulation.kernels import denominators
 from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
@@ -78,7 +78,7 @@ class TaskMarket:
     With a revenue share ``phi`` of opex (``labs.opex_revenue_share``) a lab keeps ``(1 - phi) p - c``
     per task, so it prices as if its marginal cost were ``c / (1 - phi)``; profits are net of it.
     Every user's log-sum over the table is kept and updated when a lab's offers are replaced
-    (:mod:`aimarket.simulation.denominators`): recomputed exactly when the table or the brand terms are
+    (:mod:`aimarket.simulation.kernels.denominators`): recomputed exactly when the table or the brand terms are
     set and after every ``denominators.REFRESH_UPDATES`` replacements, so it depends only on the
     sequence of calls, not on anything else (same calls, same bits).
     """
@@ -123,9 +123,7 @@ class TaskMarket:
         brand = np.ascontiguousarray(brand, dtype=np.float64)
         if not (np.isfinite(eoom).all() and np.isfinite(brand).all()):
             raise ValueError(f"non-finite capability {eoom} or brand {brand}")
-        out = np.empty((u.count, eoom.size))
-        kernels._gross_utility_kernel(eoom, brand, u.value, u.mu, u.difficulty, float(self.task.width), out)
-        return out
+        return kernels.gross_utility(eoom, brand, u.value, u.mu, u.difficulty, float(self.task.width), validate=False)
 
     def set_offers(self, owner, variant, k, eoom, cost, price) -> None:
         """Replace the whole offer table and recompute every offer's gross utility."""
@@ -148,23 +146,34 @@ class TaskMarket:
         self._invalidate()
 
     def replace_lab_offers(self, lab_id: int, candidate: Candidate) -> None:
-        """Swap ``lab_id``'s rows for the offers of ``candidate`` (only their gross utilities are computed)."""
+        """Swap ``lab_id``'s rows for the offers of ``candidate`` (only their gross utilities are computed).
+        A lab that keeps its number of offers keeps its columns (the gross table is written in place);
+        otherwise its offers move to the end of the table."""
         refresh = self._updates + 1 >= denominators.REFRESH_UPDATES  # then L is recomputed exactly, lazily
         rival = None if refresh else self.rival_log_sums(lab_id)  # before the table changes
-        keep = self.owner != lab_id
         t = len(candidate.products)
         owner, columns = self._own_gross
         if owner == lab_id and all(p in columns for p in candidate.products):
             new_gross = np.stack([columns[p] for p in candidate.products], axis=1)
         else:
             new_gross = self._gross(candidate.eoom, np.full(t, self.brand_of(lab_id)))
-        self.owner = np.concatenate([self.owner[keep], np.full(t, lab_id, dtype=np.int64)])
-        self.variant = np.concatenate([self.variant[keep], np.array(candidate.variant, dtype=np.int64)])
-        self.k = np.concatenate([self.k[keep], candidate.k])
-        self.eoom = np.concatenate([self.eoom[keep], candidate.eoom])
-        self.cost = np.concatenate([self.cost[keep], candidate.cost])
-        self.price = np.concatenate([self.price[keep], candidate.price])
-        self.gross = np.ascontiguousarray(np.concatenate([self.gross[:, keep], new_gross], axis=1))
+        own = np.flatnonzero(self.owner == lab_id)
+        if own.size == t:
+            self.gross[:, own] = new_gross
+            for name, values in (("variant", candidate.variant), ("k", candidate.k), ("eoom", candidate.eoom),
+                                 ("cost", candidate.cost), ("price", candidate.price)):
+                column = getattr(self, name).copy()  # new arrays: callers may hold the old ones
+                column[own] = values
+                setattr(self, name, column)
+        else:
+            keep = self.owner != lab_id
+            self.owner = np.concatenate([self.owner[keep], np.full(t, lab_id, dtype=np.int64)])
+            self.variant = np.concatenate([self.variant[keep], np.array(candidate.variant, dtype=np.int64)])
+            self.k = np.concatenate([self.k[keep], candidate.k])
+            self.eoom = np.concatenate([self.eoom[keep], candidate.eoom])
+            self.cost = np.concatenate([self.cost[keep], candidate.cost])
+            self.price = np.concatenate([self.price[keep], candidate.price])
+            self.gross = np.ascontiguousarray(np.concatenate([self.gross[:, keep], new_gross], axis=1))
         u = self.users
         self._own_gross, self._rival = (None, {}), None
         if refresh:
@@ -242,7 +251,7 @@ class TaskMarket:
         the best is solved to tolerance, warm-started from its screened prices; the list then holds that
         one candidate. With ``warm``, several offers start Newton from the hinted prices (a repricing
         round, where they are the lab's last best response; docs/ODD.md §7.6). Screening and solving run
-        in one compiled call (:func:`aimarket.simulation.best_response_kernels.best_response_sets`).
+        in one compiled call (:func:`aimarket.simulation.kernels.best_response_sets`).
         """
         u = self.users
         rival = self.rival_log_sums(lab_id)
@@ -257,7 +266,7 @@ class TaskMarket:
             raise ValueError("the candidate sets of one best response must have the same number of products")
         sets = np.array([[column[p] for p in products] for products in product_sets], dtype=np.int64)
         init = np.array([[price_hint(p, cost_all[column[p]]) for p in products] for products in product_sets])
-        prices, shares, profits, iterations, chosen = best_response_sets(
+        prices, shares, profits, iterations, chosen = kernels.best_response_sets(
             gross_all, u.mu, u.switching, is_provider, rival, cost_all, sets, init, tol=self.price_tolerance,
             max_iter=self.price_iterations, warm=warm, screen=screen, screen_iterations=SCREEN_ITERATIONS,
             keep=1.0 - self.revenue_share_cost, tasks_per_step=self.tasks_per_step, validate=False)

@@ -17,6 +17,13 @@ import os
 from pathlib import Path
 
 
+def kernel_sources(module_file: str | os.PathLike) -> list[Path]:
+    """The files whose compiled functions a module of the kernels package may hold copies of: every
+    module of its folder and the scalar laws (simulation/laws.py), in a fixed order."""
+    folder = Path(module_file).parent
+    return sorted(folder.glob("*.py")) + [folder.parent / "laws.py"]
+
+
 def renew_when_changed(namespace: dict, module_file: str | os.PathLike, *called_modules: str | os.PathLike) -> bool:
     """Flush the cache of every cached numba dispatcher in ``namespace`` (a module's ``globals()``)
     when the content of ``called_modules`` changed since it was last recorded; returns whether it did."""

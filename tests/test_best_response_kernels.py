@@ -1,4 +1,4 @@
-"""The one-call best response (aimarket.simulation.best_response_kernels) equals its plain-Python reference
+"""The one-call best response (aimarket.simulation.kernels.best_response) equals its plain-Python reference
 to 1e-12 and, set by set, the price kernel it calls; screening keeps the most profitable screened set."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from test_kernels import RTOL, SETTINGS, markets
 
 from aimarket.simulation import kernels, reference
-from aimarket.simulation.best_response_kernels import best_response_sets
+from aimarket.simulation.kernels import best_response_sets
 
 
 def lab_problem(market, products: int, tiers: int, count: int):

@@ -2,7 +2,7 @@
 
 A market keeps every user's log-sum over the whole offer table (outside option included),
 
-    L_i = log(exp(u_i0 / mu_i) + sum_o exp(u_io / mu_i)),   u_io as in D1 (kernels module docstring),
+    L_i = log(exp(u_i0 / mu_i) + sum_o exp(u_io / mu_i)),   u_io as in D1 (docstring of the kernels package),
 
 and a best response of lab ``l`` needs the rivals' part ``R_i`` of it (the log-sum without ``l``'s
 offers). Instead of summing over every rival offer (O(users x offers)) it is obtained from ``L_i`` by
@@ -15,26 +15,27 @@ which costs O(users x the lab's offers). Where ``S_i > EXACT_SHARE`` the subtrac
 offers change, ``L_i = logaddexp(R_i, log sum_{new o} exp(u_io / mu_i))``.
 The same inputs give the same bits; the market recomputes every ``L_i`` exactly whenever its table is
 set and after ``REFRESH_UPDATES`` incremental updates (simulation/market.py), so rounding does not
-accumulate. The plain-Python references are in :mod:`aimarket.simulation.reference`.
+accumulate. The plain-Python references are in :mod:`aimarket.simulation.reference.denominators`.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 from numba import njit
 
-from aimarket.simulation.kernels import _rival_row, _vector, price_inputs, table_inputs
-from aimarket.simulation.numba_cache import renew_when_changed
+from aimarket.simulation.kernels.choice import _rival_row
+from aimarket.simulation.kernels.inputs import _vector, price_inputs, table_inputs
+from aimarket.simulation.kernels.terms import LOGIT_TERMS
+from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 
 EXACT_SHARE = 0.5  # a user's share of the removed lab above which R_i is recomputed exactly
 REFRESH_UPDATES = 32  # incremental updates of a market's log-sums between exact recomputations
 
 
 @njit(cache=True)
-def _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, lab, logsum, out):
+def _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, lab, logsum, out, terms):
     """out[i] = L_i + log1p(-S_i), or the exact rival log-sum where S_i > EXACT_SHARE (see module)."""
     for i in range(gross.shape[0]):
         inv_mu = 1.0 / mu[i]
@@ -46,14 +47,15 @@ def _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, la
             if owner[o] >= 0 and owner[o] == provider[i]:
                 u += switching[i]
             share += math.exp(u * inv_mu - logsum[i])
+            terms[0] += 1
         if share <= EXACT_SHARE:
             out[i] = logsum[i] + math.log1p(-share)
         else:
-            out[i] = _rival_row(gross, mu, switching, provider, outside, price, owner, lab, i)
+            out[i] = _rival_row(gross, mu, switching, provider, outside, price, owner, lab, i, terms)
 
 
 @njit(cache=True)
-def _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out):
+def _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out, terms):
     """out[i] = logaddexp(R_i, log sum_o exp((g_io - p_o + s_i 1[provider_i is the lab]) / mu_i))."""
     t = price.shape[0]
     for i in range(gross.shape[0]):
@@ -68,6 +70,7 @@ def _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out):
         for o in range(t):
             total += math.exp((gross[i, o] - price[o] + bonus) * inv_mu - z_max)
         out[i] = z_max + math.log(total)
+    terms[0] += gross.shape[0] * (t + 1)
 
 
 def remove_lab(gross, mu, switching, provider, outside, price, owner, lab: int, logsum, *,
@@ -78,7 +81,7 @@ def remove_lab(gross, mu, switching, provider, outside, price, owner, lab: int, 
                                                                              price, owner)
         logsum = _vector(logsum, "logsum", size=mu.size)
     out = np.empty(mu.size)
-    _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, int(lab), logsum, out)
+    _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, int(lab), logsum, out, LOGIT_TERMS)
     return out
 
 
@@ -89,8 +92,8 @@ def add_offers(rival, gross, mu, switching, is_provider, price, *, validate: boo
         gross, mu, switching, is_provider, rival, price = price_inputs(gross, mu, switching, is_provider, rival, price,
                                                                        per_offer="price")
     out = np.empty(mu.size)
-    _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out)
+    _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out, LOGIT_TERMS)
     return out
 
 
-renew_when_changed(globals(), __file__, *(Path(__file__).with_name(f"{m}.py") for m in ("kernels", "laws")))
+renew_when_changed(globals(), __file__, *kernel_sources(__file__))  # see numba_cache

@@ -3,7 +3,7 @@
 
 A lab's best response on a task type weighs ``S`` candidate sets of ``t`` products each (model variant
 and inference multiplier; the columns of ``gross`` and ``cost``). For each set ``s`` the Bertrand prices
-against fixed rivals (D3) are solved by :func:`aimarket.simulation.kernels._price_kernel`, and its
+against fixed rivals (D3) are solved by :func:`aimarket.simulation.kernels.prices._price_kernel`, and its
 operating profit per step is
 
     Pi_s = T * sum_o ((1 - phi) p_so - c_so) S_so,
@@ -13,27 +13,28 @@ and ``S_so`` the mean share. Without screening every set is solved to tolerance.
 set gets ``screen_iterations`` Newton steps (damping 1, cold start), the most profitable (the first on a
 tie) is kept and, unless it has already converged, solved to tolerance from its screened prices (warm
 start), trying the dampings in turn. The plain-Python reference is
-:func:`aimarket.simulation.reference.best_response_sets`.
+:func:`aimarket.simulation.reference.best_response.best_response_sets`.
 
-Numba's cache (``cache=True``) of this module holds compiled copies of the kernels of
-:mod:`aimarket.simulation.kernels` it calls; :mod:`aimarket.simulation.numba_cache` renews it when
-that module (or :mod:`~aimarket.simulation.laws`) changes.
+Numba's cache (``cache=True``) of this module holds compiled copies of the kernels it calls;
+:mod:`aimarket.simulation.numba_cache` renews it when a module of the kernels package (or
+:mod:`~aimarket.simulation.laws`) changes.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from numba import njit
 
-from aimarket.simulation.kernels import NOT_CONVERGED, _matrix, _price_kernel, price_inputs
-from aimarket.simulation.numba_cache import renew_when_changed
+from aimarket.simulation.kernels.inputs import _matrix, price_inputs
+from aimarket.simulation.kernels.prices import _price_kernel
+from aimarket.simulation.kernels.single_offer import NOT_CONVERGED
+from aimarket.simulation.kernels.terms import LOGIT_TERMS
+from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 
 
 @njit(cache=True)
 def _solve_set(gross_all, mu, switching, is_provider, rival, cost_all, columns, init, tol, max_iter, dampings,
-               warm, own_gross, own_cost, out_price, out_share):
+               warm, own_gross, own_cost, out_price, out_share, terms):
     """Prices of one set (its ``columns`` of ``gross_all``), trying ``dampings`` in turn; returns iterations."""
     n = gross_all.shape[0]
     t = columns.shape[0]
@@ -44,7 +45,7 @@ def _solve_set(gross_all, mu, switching, is_provider, rival, cost_all, columns, 
     iterations = NOT_CONVERGED
     for d in range(dampings.shape[0]):
         iterations = _price_kernel(own_gross, mu, switching, is_provider, rival, own_cost, init, tol, max_iter,
-                                   dampings[d], warm, out_price, out_share)
+                                   dampings[d], warm, out_price, out_share, terms)
         if iterations != NOT_CONVERGED:
             break
     return iterations
@@ -62,7 +63,7 @@ def _profit(price, share, cost_all, columns, keep, tasks_per_step):
 @njit(cache=True)
 def _best_response_sets_kernel(gross_all, mu, switching, is_provider, rival, cost_all, priced_cost, sets, init, tol,
                                max_iter, dampings, warm, screen, screen_iterations, keep, tasks_per_step,
-                               out_price, out_share, out_profit, out_iterations):
+                               out_price, out_share, out_profit, out_iterations, terms):
     """Solves (``screen`` false) or screens and solves (``screen`` true) the ``sets`` (S, t) of column
     indices; writes prices, shares (S, t), profits and iterations (S,) of every set evaluated and returns
     the index of the chosen set (-1 without screening: every set is solved)."""
@@ -74,7 +75,7 @@ def _best_response_sets_kernel(gross_all, mu, switching, is_provider, rival, cos
         for s in range(count):
             out_iterations[s] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[s], init[s],
                                            tol, max_iter, dampings, warm, own_gross, own_cost, out_price[s],
-                                           out_share[s])
+                                           out_share[s], terms)
             out_profit[s] = _profit(out_price[s], out_share[s], cost_all, sets[s], keep, tasks_per_step)
         return -1
     one = np.ones(1)
@@ -82,7 +83,7 @@ def _best_response_sets_kernel(gross_all, mu, switching, is_provider, rival, cos
     for s in range(count):
         out_iterations[s] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[s], init[s],
                                        tol, screen_iterations, one, False, own_gross, own_cost, out_price[s],
-                                       out_share[s])
+                                       out_share[s], terms)
         out_profit[s] = _profit(out_price[s], out_share[s], cost_all, sets[s], keep, tasks_per_step)
         if out_profit[s] > out_profit[best]:
             best = s
@@ -91,7 +92,7 @@ def _best_response_sets_kernel(gross_all, mu, switching, is_provider, rival, cos
     start = out_price[best].copy()
     out_iterations[best] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[best], start,
                                       tol, max_iter, dampings, True, own_gross, own_cost, out_price[best],
-                                      out_share[best])
+                                      out_share[best], terms)
     out_profit[best] = _profit(out_price[best], out_share[best], cost_all, sets[best], keep, tasks_per_step)
     return best
 
@@ -125,8 +126,8 @@ def best_response_sets(gross_all, mu, switching, is_provider, rival, cost, sets,
                                         np.ascontiguousarray(init, dtype=np.float64), float(tol), int(max_iter),
                                         np.asarray(dampings, dtype=np.float64), bool(warm), bool(screen),
                                         int(screen_iterations), float(keep), float(tasks_per_step), prices,
-                                        shares, profits, iterations)
+                                        shares, profits, iterations, LOGIT_TERMS)
     return prices, shares, profits, iterations, int(chosen)
 
 
-renew_when_changed(globals(), __file__, *(Path(__file__).with_name(f"{m}.py") for m in ("kernels", "laws")))
+renew_when_changed(globals(), __file__, *kernel_sources(__file__))  # see numba_cache

@@ -1,136 +1,12 @@
-"""Plain-Python reference implementations of the laws and kernels, for the tests only.
-
-Written with plain loops and the ``math`` module (no numba, no numpy vectorisation), following the
-equations in the docstrings of :mod:`aimarket.simulation.laws` and :mod:`aimarket.simulation.kernels` line by line.
-The tests require the kernels to agree with these to 1e-12 relative.
-"""
+"""Plain-Python twins of the best-response price kernels (D3, §7.6-§7.10):
+:mod:`aimarket.simulation.kernels.single_offer`, :mod:`~aimarket.simulation.kernels.multi_offer` and
+:mod:`~aimarket.simulation.kernels.prices`."""
 
 from __future__ import annotations
 
 import math
 
-
-def _left_sum(values) -> float:
-    """Floats added left to right, as the kernels' loops do (Python 3.12's sum() compensates rounding)."""
-    total = 0.0
-    for v in values:
-        total += v
-    return total
-
-
-def pretraining_eoom(raw_flop, algo_eff, data_wall, post_wall_returns):
-    x = math.log10(raw_flop)
-    if x > data_wall:
-        x = data_wall + post_wall_returns * (x - data_wall)
-    return math.log10(algo_eff) + x
-
-
-def inference_gain(k, alpha, kappa):
-    return -alpha * kappa * math.expm1(-math.log10(k) / kappa)  # expm1: exact for large kappa
-
-
-def success_probability(eoom, difficulty, width):
-    z = (eoom - difficulty) / width
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    return math.exp(z) / (1.0 + math.exp(z))
-
-
-def active_parameters(raw_flop, active_fraction):
-    return active_fraction * math.sqrt(raw_flop / 120.0)
-
-
-def marginal_cost_per_task(active_params, tokens, k, inference_fpd):
-    return 2.0 * active_params * tokens * k / inference_fpd
-
-
-def marginal_costs(active_params, tokens, k_grid, inference_fpd):
-    return [[[marginal_cost_per_task(n, tok, k, inference_fpd) for k in k_grid] for tok in tokens]
-            for n in active_params]
-
-
-def gross_utility(eoom, brand, value, mu, difficulty, width):
-    return [[value[i] * success_probability(eoom[o], difficulty[i], width) + mu[i] * brand[o]
-             for o in range(len(eoom))] for i in range(len(value))]
-
-
-def _log_sum_exp(zs):
-    top = max(zs)
-    return top + math.log(_left_sum(math.exp(z - top) for z in zs))
-
-
-def _utility(gross, price, owner, provider, switching):
-    u = gross - price
-    if owner >= 0 and owner == provider:
-        u += switching
-    return u
-
-
-def choice_probabilities(gross, mu, switching, provider, outside, price, owner):
-    probs, logsums = [], []
-    for i in range(len(mu)):
-        inv_mu = 1.0 / mu[i]
-        zs = [_utility(gross[i][o], price[o], owner[o], provider[i], switching[i]) * inv_mu
-              for o in range(len(price))]
-        zs.append(outside[i] * inv_mu)
-        log_sum = _log_sum_exp(zs)
-        logsums.append(log_sum)
-        probs.append([math.exp(z - log_sum) for z in zs])
-    return probs, logsums
-
-
-def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab):
-    """Running maximum with a rescaled sum, in the kernel's order (a log near 0 has no relative slack)."""
-    out = []
-    for i in range(len(mu)):
-        inv_mu = 1.0 / mu[i]
-        z_max = outside[i] * inv_mu
-        total = 1.0
-        for o in range(len(price)):
-            if owner[o] == lab:
-                continue
-            z = _utility(gross[i][o], price[o], owner[o], provider[i], switching[i]) * inv_mu
-            if z > z_max:
-                total = total * math.exp(z_max - z) + 1.0
-                z_max = z
-            else:
-                total += math.exp(z - z_max)
-        out.append(z_max + math.log(total))
-    return out
-
-
-def remove_lab(gross, mu, switching, provider, outside, price, owner, lab, logsum):
-    """Rivals' log-sums from the whole table's (aimarket.simulation.denominators): L + log1p(-S), exact above 0.5."""
-    exact = rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab)
-    out = []
-    for i in range(len(mu)):
-        share = 0.0
-        for o in range(len(price)):
-            if owner[o] == lab:
-                share += math.exp(_utility(gross[i][o], price[o], owner[o], provider[i], switching[i]) * (1.0 / mu[i])
-                                  - logsum[i])
-        out.append(logsum[i] + math.log1p(-share) if share <= 0.5 else exact[i])
-    return out
-
-
-def add_offers(rival, gross, mu, switching, is_provider, price):
-    """logaddexp of the rivals' log-sums and a lab's own terms (aimarket.simulation.denominators)."""
-    out = []
-    for i in range(len(mu)):
-        bonus = switching[i] if is_provider[i] else 0.0
-        out.append(_log_sum_exp([rival[i]] + [(gross[i][o] - price[o] + bonus) / mu[i] for o in range(len(price))]))
-    return out
-
-
-def _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup):
-    probs = []
-    for i in range(len(mu)):
-        bonus = switching[i] if is_provider[i] else 0.0
-        inv_mu = 1.0 / mu[i]
-        zs = [(gross[i][o] - cost[o] - markup[o] + bonus) * inv_mu for o in range(len(cost))]
-        log_sum = _log_sum_exp([rival[i]] + zs)
-        probs.append([math.exp(z - log_sum) for z in zs])
-    return probs
+from aimarket.simulation.reference.choice import _left_sum, _own_probabilities
 
 
 def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, m, tol, max_iter, damping):
@@ -315,14 +191,16 @@ def _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup):
         for o in range(t):
             big_m += markup[o] * prob[i][o]
         profit += big_m
+        keep = [1.0 - (markup[o] - big_m) * inv_mu for o in range(t)]
         for o in range(t):
-            keep_o = 1.0 - (markup[o] - big_m) * inv_mu
-            grad[o] += prob[i][o] * keep_o
-            for q in range(t):
-                delta = 1.0 if o == q else 0.0
-                keep_q = 1.0 - (markup[q] - big_m) * inv_mu
-                hess[o][q] += (-prob[i][o] * (delta - prob[i][q]) * inv_mu * keep_o
-                               + prob[i][o] * inv_mu * (-delta + prob[i][q] * keep_q))
+            weight = prob[i][o] * inv_mu
+            grad[o] += prob[i][o] * keep[o]
+            hess[o][o] -= weight * (keep[o] + 1.0)
+            for q in range(o, t):
+                hess[o][q] += weight * prob[i][q] * (keep[o] + keep[q])
+    for o in range(t):
+        for q in range(o + 1, t):
+            hess[q][o] = hess[o][q]
     return profit / n, grad, hess, prob
 
 
@@ -366,45 +244,3 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
         if converged or stalled >= 8:
             return it + 1
     return -1
-
-
-def best_response_sets(gross_all, mu, switching, is_provider, rival, cost, sets, init, tol=1e-12, max_iter=500,
-                       warm=False, screen=False, screen_iterations=2, keep=1.0, tasks_per_step=1.0):
-    """Screening and solving of a lab's candidate sets (aimarket.simulation.best_response_kernels)."""
-    def solve(s, start, iterations, dampings, warm_start):
-        gross = [[row[c] for c in sets[s]] for row in gross_all]
-        priced = [cost[c] / keep for c in sets[s]]
-        for damping in dampings:
-            result = _price_fixed_point(gross, mu, switching, is_provider, rival, priced, start, tol, iterations,
-                                        damping, warm_start)
-            if result[2] != -1:
-                break
-        prices, shares, its = result
-        profit = _left_sum((keep * p - cost[c]) * x for p, c, x in zip(prices, sets[s], shares, strict=True))
-        return prices, shares, profit * tasks_per_step, its
-
-    count = len(sets)
-    if not screen or count == 1:
-        return [solve(s, list(init[s]), max_iter, (1.0, 0.5, 0.25), warm) for s in range(count)], -1
-    results = [solve(s, list(init[s]), screen_iterations, (1.0,), False) for s in range(count)]
-    best = 0
-    for s in range(count):
-        if results[s][2] > results[best][2]:
-            best = s
-    if results[best][3] <= 0:
-        results[best] = solve(best, list(results[best][0]), max_iter, (1.0, 0.5, 0.25), True)
-    return results, best
-
-
-def sample_providers(prob, uniform, owner):
-    out = []
-    m = len(owner)
-    for row, u in zip(prob, uniform, strict=True):
-        cumulative, chosen = 0.0, m
-        for o in range(m):
-            cumulative += row[o]
-            if u < cumulative:
-                chosen = o
-                break
-        out.append(owner[chosen] if chosen < m else -1)
-    return out
