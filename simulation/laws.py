@@ -68,13 +68,10 @@ def inference_gain(k: float, alpha: float, kappa: float) -> float:
 def success_probability(eoom: float, difficulty: float, width: float) -> float:
     """(L6) Probability of succeeding at a task: ``P(E) = 1 / (1 + exp(-(E - d) / w))``.
 
-    Evaluated in the branch that cannot overflow.
+    Evaluated without a branch (users' difficulties fall on both sides of a capability): for -z above
+    ~709.8 exp(-z) is inf and the result is the correct limit 0, never NaN.
     """
-    z = (eoom - difficulty) / width
-    if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(-(eoom - difficulty) / width))
 
 
 def ida_gain(exchange_rate: float, ida_flop: float, raw_flop: float) -> float:

@@ -16,11 +16,16 @@ def inference_gain(k, alpha, kappa):
     return -alpha * kappa * math.expm1(-math.log10(k) / kappa)  # expm1: exact for large kappa
 
 
+def logistic_of_minus(d):
+    """1 / (1 + exp(d)) as the kernels compute it: where exp(d) overflows (inf there, an error here) it is 0."""
+    try:
+        return 1.0 / (1.0 + math.exp(d))
+    except OverflowError:
+        return 0.0
+
+
 def success_probability(eoom, difficulty, width):
-    z = (eoom - difficulty) / width
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    return math.exp(z) / (1.0 + math.exp(z))
+    return logistic_of_minus(-(eoom - difficulty) / width)
 
 
 def active_parameters(raw_flop, active_fraction):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from aimarket.simulation.reference.choice import _left_sum, _own_probabilities
+from aimarket.simulation.reference.laws import logistic_of_minus
 
 
 def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, m, tol, max_iter, damping):
@@ -19,7 +20,7 @@ def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, m, tol,
         f = slope = sold = 0.0
         for i in range(len(mu)):
             d = base[i] + m * inv_mu[i]  # = R_i - z_i
-            p = math.exp(-d) / (1.0 + math.exp(-d)) if d >= 0 else 1.0 / (1.0 + math.exp(d))
+            p = logistic_of_minus(d)
             a = p * (1.0 - p) * inv_mu[i]
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
@@ -58,7 +59,7 @@ def _scan_profit(gross, mu, switching, is_provider, rival, cost, markup, stride)
     for i in range(0, len(mu), stride):
         bonus = switching[i] if is_provider[i] else 0.0
         d = rival[i] - (gross[i] - cost + bonus - markup) / mu[i]
-        total += math.exp(-d) / (1.0 + math.exp(-d)) if d >= 0 else 1.0 / (1.0 + math.exp(d))
+        total += logistic_of_minus(d)
         count += 1
     return markup * total / count
 
