@@ -36,22 +36,28 @@ REFRESH_UPDATES = 32  # incremental updates of a market's log-sums between exact
 
 @njit(cache=True)
 def _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, lab, logsum, out, terms):
-    """out[i] = L_i + log1p(-S_i), or the exact rival log-sum where S_i > EXACT_SHARE (see module)."""
+    """out[i] = L_i + log1p(-S_i), or the exact rival log-sum where S_i > EXACT_SHARE (see module).
+    The lab's columns are found once, so a user costs O(the lab's offers), not O(offers)."""
+    own = np.empty(price.shape[0], dtype=np.int64)
+    t = 0
+    for o in range(price.shape[0]):
+        if owner[o] == lab:
+            own[t] = o
+            t += 1
     for i in range(gross.shape[0]):
         inv_mu = 1.0 / mu[i]
         share = 0.0
-        for o in range(price.shape[0]):
-            if owner[o] != lab:
-                continue
+        for j in range(t):
+            o = own[j]
             u = gross[i, o] - price[o]
             if owner[o] >= 0 and owner[o] == provider[i]:
                 u += switching[i]
             share += math.exp(u * inv_mu - logsum[i])
-            terms[0] += 1
         if share <= EXACT_SHARE:
             out[i] = logsum[i] + math.log1p(-share)
         else:
             out[i] = _rival_row(gross, mu, switching, provider, outside, price, owner, lab, i, terms)
+    terms[0] += gross.shape[0] * t
 
 
 @njit(cache=True)
