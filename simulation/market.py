@@ -102,6 +102,9 @@ class TaskMarket:
         self.cost = np.empty(0)
         self.price = np.empty(0)
         self.gross = np.empty((users.count, 0))
+        # lab id -> product -> (capability, brand, gross column) of the products of its last best response:
+        # a column depends on these two and the users only, so it is reused while neither changes
+        self._product_columns: dict[int, dict[tuple, tuple[float, float, np.ndarray]]] = {}
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -109,7 +112,6 @@ class TaskMarket:
         self._logsum = None  # (n,) every user's log-sum over the table, or None
         self._updates = 0  # incremental updates since the last exact recomputation
         self._rival = None  # (lab id, its rivals' log-sums) for the current table
-        self._own_gross = (None, {})  # (lab id, product -> gross column) of its last best response
 
     # -- offers ------------------------------------------------------------------------------------
     def brand_of(self, owner: int) -> float:
@@ -124,6 +126,26 @@ class TaskMarket:
         if not (np.isfinite(eoom).all() and np.isfinite(brand).all()):
             raise ValueError(f"non-finite capability {eoom} or brand {brand}")
         return kernels.gross_utility(eoom, brand, u.value, u.mu, u.difficulty, float(self.task.width), validate=False)
+
+    def _product_gross(self, lab_id: int, products, eoom: np.ndarray, *, remember: bool = True) -> np.ndarray:
+        """(n, len(products)) gross utilities (D1) of ``lab_id``'s ``products`` of capability ``eoom``, reusing
+        the columns of its last best response whose capability and brand are unchanged (the same bits: each
+        entry is computed on its own). With ``remember`` these products become the ones kept for the lab."""
+        brand = self.brand_of(lab_id)
+        kept = self._product_columns.get(lab_id, {})
+        out = np.empty((self.users.count, len(products)))
+        missing = []
+        for j, product in enumerate(products):
+            found = kept.get(product)
+            if found is not None and found[0] == eoom[j] and found[1] == brand:
+                out[:, j] = found[2]
+            else:
+                missing.append(j)
+        if missing:
+            out[:, missing] = self._gross(np.asarray(eoom)[missing], np.full(len(missing), brand))
+        if remember:
+            self._product_columns[lab_id] = {p: (float(eoom[j]), brand, out[:, j]) for j, p in enumerate(products)}
+        return out
 
     def set_offers(self, owner, variant, k, eoom, cost, price) -> None:
         """Replace the whole offer table and recompute every offer's gross utility."""
@@ -152,11 +174,7 @@ class TaskMarket:
         refresh = self._updates + 1 >= denominators.REFRESH_UPDATES  # then L is recomputed exactly, lazily
         rival = None if refresh else self.rival_log_sums(lab_id)  # before the table changes
         t = len(candidate.products)
-        owner, columns = self._own_gross
-        if owner == lab_id and all(p in columns for p in candidate.products):
-            new_gross = np.stack([columns[p] for p in candidate.products], axis=1)
-        else:
-            new_gross = self._gross(candidate.eoom, np.full(t, self.brand_of(lab_id)))
+        new_gross = self._product_gross(lab_id, candidate.products, candidate.eoom, remember=False)
         own = np.flatnonzero(self.owner == lab_id)
         if own.size == t:
             self.gross[:, own] = new_gross
@@ -175,7 +193,7 @@ class TaskMarket:
             self.price = np.concatenate([self.price[keep], candidate.price])
             self.gross = np.ascontiguousarray(np.concatenate([self.gross[:, keep], new_gross], axis=1))
         u = self.users
-        self._own_gross, self._rival = (None, {}), None
+        self._rival = None
         if refresh:
             self._logsum, self._updates = None, 0
         else:
@@ -259,8 +277,7 @@ class TaskMarket:
         distinct = sorted({p for products in product_sets for p in products})
         column = {p: j for j, p in enumerate(distinct)}
         eoom_all, cost_all = self.product_terms(variants, distinct)
-        gross_all = self._gross(eoom_all, np.full(len(distinct), self.brand_of(lab_id)))
-        self._own_gross = (lab_id, {p: gross_all[:, column[p]] for p in distinct})
+        gross_all = self._product_gross(lab_id, distinct, eoom_all)
 
         if len({len(products) for products in product_sets}) != 1:
             raise ValueError("the candidate sets of one best response must have the same number of products")
