@@ -1,6 +1,6 @@
 """Figures of any sweep: the mean and a band across runs of one output, against time or a factor.
 
-    from aimarket.experiments import plot
+    from aimarket.experiments.analysis import plot
     figure = plot.plot_output("results/smoke", "hhi", x="year", by=["users.switching_cost"])
     figure.data      # by..., x, mean, lo, hi, n: exactly what is drawn
     plot.write_plot(figure, "results/smoke/plots/hhi.png")   # and hhi.csv beside it
@@ -10,7 +10,7 @@
 sweep. Against a factor, a timeseries output is taken as each run's mean over its last simulated
 year. ``by`` lists factors: one line per setting. Runs of the factors not in ``by`` or ``x`` are
 pooled, and the caption says so. The band is the 5th-95th percentile of the runs' values (as in
-:mod:`aimarket.experiments.figures`); the legend gives the number of runs per point.
+:mod:`aimarket.experiments.analysis.figures`); the legend gives the number of runs per point.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from aimarket.experiments import figures as F
+from aimarket.experiments.analysis import figures as F
 from aimarket.simulation.errors import UserInputError
 from aimarket.simulation.outputs import atomic_write
 
@@ -116,14 +116,14 @@ def _axis_label(res, x: str) -> str:
         return "step"
     if x == "year":
         return "time (calendar year)"
-    name, suffix = F._FACTOR_NAMES.get(x, (x, ""))
+    name, suffix = F.FACTOR_NAMES.get(x, (x, ""))
     return f"{name or x}{' (' + suffix.strip() + ')' if suffix.strip() else ''}"
 
 
 def plot_output(source, y: str, x: str = "step", by: list[str] | None = None) -> F.Figure:
     """The figure of output ``y`` of the sweep in ``source`` (a folder or SweepResults) against ``x``,
     one line per setting of the factors ``by``; see the module docstring."""
-    from aimarket.experiments.store import SweepResults, load
+    from aimarket.experiments.sweeps.store import SweepResults, load
 
     res = source if isinstance(source, SweepResults) else load(source)
     if not res.done:
@@ -133,7 +133,7 @@ def plot_output(source, y: str, x: str = "step", by: list[str] | None = None) ->
     pooled = [k for k in F.factor_keys(res) if k not in by and k != x]
     many = x not in TIME_AXES and data[x].nunique() > MAX_LINE_LEVELS
     with F.style():
-        fig, axes = F._new_figure(1, height=3.0, width=5.5)
+        fig, axes = F.new_figure(1, height=3.0, width=5.5)
         ax = axes[0][0]
         groups = data.groupby(by, sort=True) if by else [((), data)]
         for i, (values, d) in enumerate(groups):
@@ -144,12 +144,12 @@ def plot_output(source, y: str, x: str = "step", by: list[str] | None = None) ->
                 ax.errorbar(d[x], d["mean"], yerr=[d["mean"] - d["lo"], d["hi"] - d["mean"]], fmt=F.MARKERS[i % 6],
                             color=color, label=f"{label} ({F.count_text(d['n'])})", linewidth=0.8)
             else:
-                F._draw_band(ax, d, x, color=color, label=label, linestyle=F.LINESTYLES[i % 4],
+                F.draw_band(ax, d, x, color=color, label=label, linestyle=F.LINESTYLES[i % 4],
                              marker=None if x in TIME_AXES else F.MARKERS[i % 6])
         ax.set_xlabel(_axis_label(res, x))
         ax.set_ylabel(f"{y} ({unit(y)})" if unit(y) else y)
         if x == "year":
-            F._year_axis(ax)
+            F.year_axis(ax)
         values = data[x]
         if x not in TIME_AXES and values.dtype.kind in "fi" and values.min() > 0 and values.max() / values.min() > 50:
             ax.set_xscale("log")  # a factor spanning orders of magnitude (e.g. a log-sampled range)

@@ -8,7 +8,7 @@ The outputs come from the experiment file::
 (a sweep of the research questions gets such sections only when its file lists outputs; any other
 sweep without a list gets :data:`DEFAULT_OUTPUTS`). Each section has a table, the mean across runs
 with the 5th and 95th percentiles and n per setting of the sweep's factors (a timeseries output is
-taken as each run's mean over its last simulated year), and the figure of :mod:`aimarket.experiments.plot`
+taken as each run's mean over its last simulated year), and the figure of :mod:`aimarket.experiments.analysis.plot`
 (a timeseries output against the calendar year, a summary output against the first factor).
 """
 
@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from aimarket.experiments import figures as F
-from aimarket.experiments import plot as P
+from aimarket.experiments.analysis import figures as F
+from aimarket.experiments.analysis import plot as P
+from aimarket.experiments.analysis.report import COLUMNS, figure_entry, formatted_rows, provenance, quick_note
+from aimarket.experiments.sweeps.store import load
 from aimarket.simulation.errors import UserInputError
 
 #: Sections of a sweep whose experiment file lists no outputs: timeseries columns if it kept them,
@@ -62,12 +64,10 @@ def outputs_of(res, is_question: bool) -> list[str]:
 
 def output_table(name: str, res, y: str) -> pd.DataFrame:
     """Mean, 5th and 95th percentile and n of ``y`` per setting of the sweep's factors (report.COLUMNS)."""
-    from aimarket.experiments.report import COLUMNS
-
     keys = F.factor_keys(res)
     runs = P.per_run(res, y)
     quantity = y if P.output_kind(res, y) == "summary" else f"{y}, mean over each run's last year"
-    groups = F._grouped(runs, keys) if runs[keys].drop_duplicates().shape[0] <= MAX_TABLE_SETTINGS else [
+    groups = F.grouped(runs, keys) if runs[keys].drop_duplicates().shape[0] <= MAX_TABLE_SETTINGS else [
         ("all runs (sampled design)", runs)]
     rows = [{"question": name, "quantity": quantity, "setting": label, "unit": P.unit(y), **F.interval(d[y])}
             for label, d in groups]
@@ -89,11 +89,9 @@ def output_figure(res, y: str):
     return P.plot_output(res, y, x, by)
 
 
-def generic_sections(path: Path, question_folders: set[str], *, dpi: int) -> list[dict]:
-    """The sections of every sweep folder under ``path``; ``question_folders``: those of the questions."""
-    from aimarket.experiments.report import figure_entry, formatted_rows, provenance, quick_note
-    from aimarket.experiments.store import load
-
+def generic_sections(path: Path, question_folders: dict[str, str | None], *, dpi: int) -> list[dict]:
+    """The sections of every sweep folder under ``path``; ``question_folders``: those of the questions,
+    ``{folder: size}`` (quick or paper, None if unknown)."""
     sections = []
     for folder in sweep_folders(path):
         res = load(folder)
@@ -109,7 +107,8 @@ def generic_sections(path: Path, question_folders: set[str], *, dpi: int) -> lis
             sections.append({
                 "id": f"{name}-{y}".replace(".", "_").replace("/", "_"), "nav": f"{name}: {y}",
                 "heading": f"{name}: {y}", "text": res.manifest.get("experiment", {}).get("description", ""),
-                "quick": quick_note(name, res), "provenance": [provenance(name, folder, res)], "table": table,
+                "quick": quick_note(name, res),
+                "provenance": [provenance(name, folder, res, question_folders.get(str(folder)))], "table": table,
                 "rows": formatted_rows(table), "figures": [figure_entry(figure, dpi)] if figure else [],
                 "source": str(folder)})
     return sections

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from aimarket.experiments import store
-from aimarket.experiments.spec import RangeFactor
+from aimarket.experiments.sweeps import store
+from aimarket.experiments.sweeps.factors import RangeFactor
 from aimarket.simulation.errors import ExperimentError
 
 COLUMNS = {"sobol": ["S1", "S1_conf", "ST", "ST_conf"], "morris": ["mu_star", "mu_star_conf", "sigma", "mu"]}
@@ -88,6 +88,46 @@ def sensitivity(
     import pandas as pd
 
     out = Path(out)
+    manifest, outputs, method = _check_request(out, outputs, method)
+    factors = _factors(manifest)
+    problem = {
+        "num_vars": len(factors),
+        "names": [f.key for f in factors],
+        "bounds": [list(f.bounds) for f in factors],
+    }
+    args = manifest["sampler"]["args"]
+    design, dropped, suffix = _runs_to_analyse(out, manifest, method, len(factors), minus, drop_incomplete)
+    run_ids = [int(r) for r in design["run_id"]]
+    y_runs = _outputs_matrix(out, run_ids, outputs)
+    if minus is not None:
+        y_runs = y_runs - _outputs_matrix(Path(minus), run_ids, outputs)
+    y, x = _point_means(design, y_runs, factors, len(outputs))
+
+    frames = []
+    for j, name in enumerate(outputs):
+        yj = y[:, j]
+        if not np.all(np.isfinite(yj)):
+            bad = int(np.flatnonzero(~np.isfinite(yj))[0])
+            raise ExperimentError(
+                f"--output {name}: not finite at design point {bad} (null or NaN in summary.json)"
+            )
+        res = _analyze(method, problem, x, yj, args, manifest["sampler"]["seed"], num_resamples, conf_level)
+        df = pd.DataFrame(
+            {
+                "output": name,
+                "factor": problem["names"],
+                **{c: np.asarray(res[c], dtype=float) for c in COLUMNS[method]},
+            }
+        )
+        frames.append(df)
+        _write_output(out, df, method, name, suffix, plot, minus)
+    table = pd.concat(frames, ignore_index=True)
+    _describe(table, out, method, outputs, suffix, plot, args, dropped)
+    return table
+
+
+def _check_request(out: Path, outputs, method: str | None) -> tuple[dict, list[str], str]:
+    """The sweep's manifest, the outputs as a list and the method (checked against the sweep's sampler)."""
     manifest = store.read_manifest(out)
     if manifest is None:
         raise ExperimentError(f"{out}: not a sweep folder (no {store.MANIFEST})")
@@ -109,15 +149,12 @@ def sensitivity(
             f"--method {method}: the sweep in {out} used sampler '{sampled}'; "
             f"{method} indices need sampler.method = '{method}' in the experiment file"
         )
-    factors = _factors(manifest)
-    problem = {
-        "num_vars": len(factors),
-        "names": [f.key for f in factors],
-        "bounds": [list(f.bounds) for f in factors],
-    }
-    args = manifest["sampler"]["args"]
-    seed = manifest["sampler"]["seed"]
+    return manifest, outputs, method
 
+
+def _runs_to_analyse(out: Path, manifest: dict, method: str, n_factors: int, minus, drop_incomplete: bool):
+    """The design rows to analyse (every run done, here and in ``minus``; for Morris with
+    ``drop_incomplete``, the complete trajectories), the dropped trajectories and the files' suffix."""
     design = pq.read_table(out / store.DESIGN).to_pandas().sort_values("run_id")
     missing = {int(r) for r in design["run_id"]} - store.verified_runs(out)
     suffix = ""
@@ -133,15 +170,16 @@ def sensitivity(
                 "failed runs" + ("; or, for Morris, leave out their trajectories with --drop-incomplete)"
                                  if method == "morris" else ")")
             )
-        design, dropped = _complete_trajectories(design, missing, len(factors) + 1)
-    run_ids = [int(r) for r in design["run_id"]]
-    y_runs = _outputs_matrix(out, run_ids, outputs)
-    if minus is not None:
-        y_runs = y_runs - _outputs_matrix(Path(minus), run_ids, outputs)
+        design, dropped = _complete_trajectories(design, missing, n_factors + 1)
+    return design, dropped, suffix
+
+
+def _point_means(design, y_runs: np.ndarray, factors, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    """The outputs' mean over replications and the points in the problem space, in design-point order."""
     # mean over replications, in design-point order (points renumbered 0.. after dropped trajectories)
     points = np.unique(design["point"].to_numpy(), return_inverse=True)[1]
     n_points = int(points.max()) + 1
-    y = np.zeros((n_points, len(outputs)))
+    y = np.zeros((n_points, n_outputs))
     counts = np.bincount(points, minlength=n_points)
     np.add.at(y, points, y_runs)
     y /= counts[:, None]
@@ -152,55 +190,50 @@ def sensitivity(
             for row in first[[f.key for f in factors]].itertuples(index=False)
         ]
     )
+    return y, x
 
-    frames = []
-    for j, name in enumerate(outputs):
-        yj = y[:, j]
-        if not np.all(np.isfinite(yj)):
-            bad = int(np.flatnonzero(~np.isfinite(yj))[0])
-            raise ExperimentError(
-                f"--output {name}: not finite at design point {bad} (null or NaN in summary.json)"
-            )
-        if method == "sobol":
-            from SALib.analyze import sobol
 
-            res = sobol.analyze(
-                problem,
-                yj,
-                calc_second_order=args["calc_second_order"],
-                num_resamples=num_resamples,
-                conf_level=conf_level,
-                seed=seed,
-            )
-        else:
-            from SALib.analyze import morris
+def _analyze(method: str, problem: dict, x, yj, args: dict, seed, num_resamples: int, conf_level: float):
+    """SALib's Sobol or Morris indices of one output ``yj``."""
+    if method == "sobol":
+        from SALib.analyze import sobol
 
-            res = morris.analyze(
-                problem,
-                x,
-                yj,
-                num_resamples=num_resamples,
-                conf_level=conf_level,
-                num_levels=args["levels"],
-                seed=seed,
-            )
-        df = pd.DataFrame(
-            {
-                "output": name,
-                "factor": problem["names"],
-                **{c: np.asarray(res[c], dtype=float) for c in COLUMNS[method]},
-            }
+        return sobol.analyze(
+            problem,
+            yj,
+            calc_second_order=args["calc_second_order"],
+            num_resamples=num_resamples,
+            conf_level=conf_level,
+            seed=seed,
         )
-        frames.append(df)
-        folder = out / "sensitivity"
-        folder.mkdir(exist_ok=True)
-        store.atomic_write(
-            folder / f"{method}_{name}{suffix}.csv", df.to_csv(index=False, float_format="%.6g").encode()
-        )
-        if plot:
-            _plot(df, method, name + (f" minus {Path(minus).name}" if minus else ""),
-                  folder / f"{method}_{name}{suffix}.png")
-    table = pd.concat(frames, ignore_index=True)
+    from SALib.analyze import morris
+
+    return morris.analyze(
+        problem,
+        x,
+        yj,
+        num_resamples=num_resamples,
+        conf_level=conf_level,
+        num_levels=args["levels"],
+        seed=seed,
+    )
+
+
+def _write_output(out: Path, df, method: str, name: str, suffix: str, plot: bool, minus) -> None:
+    """``out/sensitivity/<method>_<output><suffix>.csv``, and its bar chart (``.png``) with ``plot``."""
+    folder = out / "sensitivity"
+    folder.mkdir(exist_ok=True)
+    store.atomic_write(
+        folder / f"{method}_{name}{suffix}.csv", df.to_csv(index=False, float_format="%.6g").encode()
+    )
+    if plot:
+        _plot(df, method, name + (f" minus {Path(minus).name}" if minus else ""),
+              folder / f"{method}_{name}{suffix}.png")
+
+
+def _describe(table, out: Path, method: str, outputs: list[str], suffix: str, plot: bool, args: dict,
+              dropped: list[int]) -> None:
+    """The table's attrs: the files written, the stability warnings and the dropped trajectories."""
     folder = out / "sensitivity"
     table.attrs["files"] = [str(folder / f"{method}_{name}{suffix}.{ext}") for name in outputs
                             for ext in (("csv", "png") if plot else ("csv",))]
@@ -211,7 +244,6 @@ def sensitivity(
         table.attrs["warnings"].insert(
             0, f"left out Morris trajectories {dropped} of {n} (a run in each is not done); the indices use "
                f"{n - len(dropped)}")
-    return table
 
 
 def _paired_missing(other: Path, manifest: dict, design) -> set[int]:

@@ -1,11 +1,12 @@
 """The ``aimarket`` command line: one entry point, one module per subcommand.
 
-Each subcommand lives in ``experiments/commands/<name>.py`` and exposes ``add_parser(subparsers)``,
-which registers its parser and sets ``func(args) -> int``. Bad user input (a
-:class:`~aimarket.simulation.errors.UserInputError` raised anywhere, or an argparse usage error) prints one
-line ``aimarket: error: <message>`` to stderr and exits with status 2, without a traceback. An
-environment fault (a :class:`~aimarket.simulation.errors.EnvironmentFault` or an ``OSError``: a full disk, an
-unreachable scheduler) and a :class:`~aimarket.simulation.errors.SimulationError` print one line and exit 1.
+Each subcommand lives in ``experiments/cli/<name>.py`` and exposes ``add_parser(subparsers)``, which
+registers its parser and sets ``func(args) -> int`` (``python -m aimarket.experiments.cli`` runs it too).
+Bad user input (a :class:`~aimarket.simulation.errors.UserInputError` raised anywhere, or an argparse usage
+error) prints one line ``aimarket: error: <message>`` to stderr and exits with status 2, without a
+traceback. An environment fault (a :class:`~aimarket.simulation.errors.EnvironmentFault` or an ``OSError``:
+a full disk, an unreachable scheduler) and a :class:`~aimarket.simulation.errors.SimulationError` print one
+line and exit 1.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import NoReturn
 
 from aimarket.simulation.errors import EnvironmentFault, SimulationError, UserInputError
 
-#: Subcommand modules under ``aimarket.experiments.commands``, in the order shown by ``--help``.
+#: Subcommand modules under ``aimarket.experiments.cli``, in the order shown by ``--help``.
 COMMANDS = ("run", "scenarios", "calibrate", "sweep", "sensitivity", "questions", "figures", "plot", "report",
             "dashboard")
 
@@ -49,7 +50,7 @@ class OneLineParser(argparse.ArgumentParser):
 def _load_command_modules() -> list:
     modules = []
     for name in COMMANDS:
-        module_name = f"aimarket.experiments.commands.{name}"
+        module_name = f"aimarket.experiments.cli.{name}"
         try:
             modules.append(importlib.import_module(module_name))
         except ModuleNotFoundError as exc:
@@ -108,6 +109,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {where}{_one_line(exc.strerror or exc)}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ import argparse
 import math
 from pathlib import Path
 
-from aimarket.experiments.commands.run import _integer
+from aimarket.experiments.cli.run import _integer
 from aimarket.simulation.errors import UserInputError
 
 

@@ -49,24 +49,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def server_command(scenario: str | None, host: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """The ``solara run`` command line and environment that serve the dashboard."""
-    from aimarket.experiments.dashboard import app, assets
-
-    env = dict(os.environ)
-    env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
-    env["SOLARA_ASSETS_PROXY_CACHE_DIR"] = str(assets.folder())
-    if scenario is not None:
-        env[app.SCENARIO_VARIABLE] = str(Path(scenario).resolve())
-    else:
-        env.pop(app.SCENARIO_VARIABLE, None)
-    command = [sys.executable, "-m", "solara", "run", app.__file__, "--host", host, "--port", str(port),
-               "--no-open", "--no-check-version", "--production"]
-    return command, env
-
-
 def dashboard_command(args: argparse.Namespace) -> int:
-    from aimarket.experiments.commands.options import bounded_integer
+    from aimarket.experiments.cli.options import bounded_integer
 
     port = bounded_integer("--port", args.port, 0, 65535)
     host = str(args.host).strip()
@@ -91,6 +75,8 @@ def dashboard_command(args: argparse.Namespace) -> int:
               "solara fetches them from its CDN. Prepare them once with: "
               "python -m aimarket.experiments.dashboard.assets",
               file=sys.stderr)
+    from aimarket.experiments.dashboard.server import server_command
+
     command, env = server_command(args.scenario, host, port)
     print(f"dashboard: http://{host}:{port}/ (Ctrl-C stops it)" if port else "dashboard: starting", flush=True)
     os.execve(command[0], command, env)  # this process becomes the server: its PID stops it

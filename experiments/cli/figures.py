@@ -50,7 +50,7 @@ def _formats(text: str) -> tuple[str, ...]:
 
 
 def _dpi(text: str) -> int:
-    from aimarket.experiments.commands.options import bounded_integer
+    from aimarket.experiments.cli.options import bounded_integer
 
     return bounded_integer("--dpi", text, 10, 2400)
 
@@ -70,12 +70,9 @@ def figures_command(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from aimarket.experiments.figures import draw_all
-    from aimarket.simulation.output_folders import staged_folder
+    from aimarket.experiments.questions.figures import write_figures
 
-    with staged_folder(out) as staging:
-        drawn = draw_all(folder, staging, formats=formats, dpi=dpi, questions=questions)
-    written = {name: [out / p.name for p in paths] for name, paths in drawn.items()}
+    written = write_figures(folder, out, formats=formats, dpi=dpi, questions=questions)
     print(f"{len(written)} figures in {out}/:")
     for name, paths in written.items():
         print(f"  {name:<20} {', '.join(p.suffix.lstrip('.') for p in paths)}")

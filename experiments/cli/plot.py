@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def plot_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from aimarket.experiments.commands.options import bounded_integer
+    from aimarket.experiments.cli.options import bounded_integer
 
     folder = Path(args.dir)
     if not (folder / "manifest.json").is_file():
@@ -46,7 +46,7 @@ def plot_command(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from aimarket.experiments.plot import plot_output, write_plot
+    from aimarket.experiments.analysis.plot import plot_output, write_plot
 
     figure = plot_output(folder, args.y, args.x, by)
     out = Path(args.out) if args.out else folder / "plots" / f"{figure.name}.png"

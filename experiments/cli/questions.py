@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aimarket.experiments.commands.sweep import parse_workers
+from aimarket.experiments.cli.sweep import parse_workers
 from aimarket.simulation.errors import UserInputError
 
 
@@ -70,31 +70,22 @@ def list_command(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from aimarket.experiments.questions import results_folder, select
-    from aimarket.experiments.session import sweep
+    from aimarket.experiments.questions import run, select
 
-    questions = select(args.question)
+    select(args.question)  # an unknown question is one line before anything runs
     workers = parse_workers(args.workers)
     if args.out is not None and not str(args.out).strip():
         raise UserInputError("--out: must be a folder path (got '')")
     root = Path(args.out) if args.out is not None else Path("results") / args.size
-    from aimarket.experiments.questions import experiment_file
 
-    complete = True
-    for q in questions:
-        for name in q.experiments:
-            report = sweep(
-                experiment_file(name, args.size),
-                results_folder(root, name),
-                workers=workers,
-                scheduler=args.scheduler,
-                resume=True,
-                scheduler_file=args.scheduler_file,
-                progress=False if args.quiet else None,
-            )
-            print(f"{q.id} {report.line()}", file=sys.stderr)
-            for failure in report.failed[:5]:
-                print(f"  run {failure['run_id']} failed: {failure['error']}", file=sys.stderr)
-            complete = complete and report.complete
+    def on_report(q, report) -> None:
+        print(f"{q.id} {report.line()}", file=sys.stderr)
+        for failure in report.failed[:5]:
+            print(f"  run {failure['run_id']} failed: {failure['error']}", file=sys.stderr)
+
+    reports = run(args.question, args.size, root, workers=workers, resume=True, on_report=on_report,
+                  scheduler=args.scheduler, scheduler_file=args.scheduler_file,
+                  progress=False if args.quiet else None)
+    complete = all(report.complete for report in reports.values())
     print(f"results in {root}/; next: aimarket figures {root} && aimarket report {root}")
     return 0 if complete else 1

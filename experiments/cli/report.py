@@ -39,24 +39,17 @@ def report_command(args: argparse.Namespace) -> int:
     folder = Path(args.dir)
     if not folder.is_dir():
         raise UserInputError(f"{folder}: not a folder (give a results folder, e.g. results/quick)")
-    from aimarket.experiments.commands.options import bounded_integer
+    from aimarket.experiments.cli.options import bounded_integer
 
     dpi = bounded_integer("--dpi", args.dpi, 10, 1200)
     if args.out is not None and Path(args.out).is_dir():
         raise UserInputError(f"--out {args.out}: is a folder (give a file name, e.g. report.html)")
 
-    from aimarket.simulation.output_folders import FileLock, ensure_writable_folder
-
-    page = Path(args.out) if args.out is not None else folder / "report.html"
-    ensure_writable_folder(page.absolute().parent, "--out")
-    busy = f"--out {page}: another report (pid {{pid}}) is writing this file"
-
     import matplotlib
 
     matplotlib.use("Agg")
-    from aimarket.experiments.report import write_report
+    from aimarket.experiments.questions.report import write_report_locked
 
-    with FileLock(page.absolute().parent / f".{page.name}.lock", busy, remove=True):
-        path = write_report(folder, args.out, dpi=dpi)
+    path = write_report_locked(folder, args.out, dpi=dpi)
     print(f"report: {path}")
     return 0

@@ -131,25 +131,12 @@ def run_command(args: argparse.Namespace) -> int:
     out_dir = _output_dir(args.out, scenario_path)
 
     # 2. lock the output folder, simulate (heavy imports only now, so that bad input fails fast), write
-    from tqdm import tqdm
-
-    from aimarket.simulation.output_folders import staged_folder
-    from aimarket.simulation.outputs import RUN_FILES, write_outputs
-    from aimarket.simulation.run import simulate
+    from aimarket.experiments.sweeps.single_run import run_scenario
 
     n_steps = scenario.run.steps
     name = scenario_path.stem if scenario_path is not None else "default"
     show_bar = not args.quiet and sys.stderr.isatty()
-    bar_options = dict(desc=name, unit="step", file=sys.stderr, disable=not show_bar, leave=False)
-    with staged_folder(out_dir, replaced=RUN_FILES) as staging:
-        with tqdm(total=n_steps, **bar_options) as bar:
-
-            def progress(done: int) -> None:
-                bar.update(max(0, done - bar.n))
-
-            result = simulate(scenario, seed=scenario.run.seed, steps=n_steps, progress=progress)
-        written = write_outputs(result, staging)
-    paths = {key: out_dir / path.name for key, path in written.items()}
+    result, paths = run_scenario(scenario, out_dir, name, show_bar)
 
     # 3. report
     if not args.quiet:

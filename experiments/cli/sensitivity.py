@@ -49,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def sensitivity_command(args: argparse.Namespace) -> int:
     import sys
 
-    from aimarket.experiments.sensitivity_analysis import format_table, sensitivity
+    from aimarket.experiments.analysis.sensitivity import format_table, sensitivity
 
     table = sensitivity(args.out, args.outputs, args.method, plot=not args.no_plot, minus=args.minus,
                         drop_incomplete=args.drop_incomplete)

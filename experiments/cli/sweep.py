@@ -5,8 +5,8 @@
     aimarket sweep EXPERIMENT.toml --out DIR --slurm --interface IFACE [--slurm-jobs N] ...
     aimarket sweep --check DIR [--verify] [--rebuild-summary]
 
-The SLURM options are added by :mod:`aimarket.experiments.commands.sweep_slurm`, the store check's by
-:mod:`aimarket.experiments.commands.sweep_check`.
+The SLURM options are added by :mod:`aimarket.experiments.cli.sweep_slurm`, the store check's by
+:mod:`aimarket.experiments.cli.sweep_check`.
 
 Exit status: 0 every run done, 1 some runs failed (recorded in DIR/manifest.json and
 DIR/failures.json) or an environment fault (a full disk, an unreachable scheduler: one line), 2 bad
@@ -81,7 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "changed; every session and run folder records its code",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    from aimarket.experiments.commands import sweep_check, sweep_slurm
+    from aimarket.experiments.cli import sweep_check, sweep_slurm
 
     sweep_slurm.add_arguments(parser)
     sweep_check.add_arguments(parser)
@@ -103,8 +103,8 @@ def parse_workers(text: str | None) -> int | None:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    from aimarket.experiments.commands import sweep_check, sweep_slurm
-    from aimarket.experiments.scheduler_connection import parse_timeout
+    from aimarket.experiments.cli import sweep_check, sweep_slurm
+    from aimarket.experiments.sweeps.scheduler_connection import parse_timeout
 
     if args.check is not None or args.rebuild_summary:
         return sweep_check.check_command(args)
@@ -117,7 +117,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     if (args.verify or args.allow_code_change) and not args.resume:
         raise UserInputError("--verify and --allow-code-change: only with --resume (or --verify with --check)")
     timeout = parse_timeout(args.connect_timeout)
-    from aimarket.experiments.session import sweep
+    from aimarket.experiments.sweeps.session import sweep
 
     report = sweep(
         args.experiment,

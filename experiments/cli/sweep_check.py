@@ -1,5 +1,5 @@
 """``aimarket sweep --check DIR [--verify] [--rebuild-summary]``: report the state of a results folder
-(:mod:`aimarket.experiments.store_check`) and, with ``--rebuild-summary``, rewrite its summary.parquet.
+(:mod:`aimarket.experiments.sweeps.store_check`) and, with ``--rebuild-summary``, rewrite its summary.parquet.
 
 Exit status: 0 every run is done and every run folder verifies, 1 otherwise (the report says what is
 damaged, failed or missing), 2 not a sweep folder or a corrupt manifest (one line).
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    from aimarket.experiments.store_check import check_store, current_code_differences
+    from aimarket.experiments.sweeps.store_check import check_store, current_code_differences
 
     if args.check is None:
         raise UserInputError("--rebuild-summary: only with --check (aimarket sweep --check DIR --rebuild-summary)")

@@ -1,17 +1,17 @@
-"""The ``--slurm`` options of ``aimarket sweep`` (see :mod:`aimarket.experiments.slurm` and docs/cluster.md).
+"""The ``--slurm`` options of ``aimarket sweep`` (see :mod:`aimarket.experiments.sweeps.slurm` and docs/cluster.md).
 
 Each option left out takes its value from the ``[slurm]`` section of the experiment file, then of
-the user configuration file, then the defaults (:mod:`aimarket.experiments.slurm_options`).
+the user configuration file, then the defaults (:mod:`aimarket.experiments.sweeps.slurm_options`).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from aimarket.experiments.slurm_options import DEFAULT_JOBS, DEFAULT_MEMORY, DEFAULT_WALLTIME, check_value
+from aimarket.experiments.sweeps.slurm_options import DEFAULT_JOBS, DEFAULT_MEMORY, DEFAULT_WALLTIME, check_value
 from aimarket.simulation.errors import UserInputError
 
-#: --option -> key of aimarket.experiments.slurm_options.SlurmOptions
+#: --option -> key of aimarket.experiments.sweeps.slurm_options.SlurmOptions
 OPTIONS = {
     "slurm_jobs": "jobs",
     "slurm_walltime": "walltime",
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def slurm_argument(args: argparse.Namespace) -> dict | None:
-    """The ``slurm=`` argument of :func:`aimarket.experiments.session.sweep` (None without ``--slurm``)."""
+    """The ``slurm=`` argument of :func:`aimarket.experiments.sweeps.session.sweep` (None without ``--slurm``)."""
     given = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     if not args.slurm:
         if given:

@@ -5,10 +5,10 @@ results root such as ``results/quick``, or one sweep folder) and writes ``report
 research question with results the question, the sweeps used (experiment file, size, runs, git
 commit), a table of the numbers that answer it and its figures; then, per sweep, a section per
 output of interest (``[report] outputs = [...]`` in the experiment file, see
-:mod:`aimarket.experiments.report_generic`). Figures are embedded as base64 PNG, so the page needs no other
+:mod:`aimarket.experiments.analysis.report_generic`). Figures are embedded as base64 PNG, so the page needs no other
 file; every table is also written as CSV and LaTeX (booktabs) into ``tables/`` beside the page. A
 sweep with fewer than 10 replications per design point gets a "quick size: do not quote" banner. The
-page is assembled from the Jinja2 templates in ``experiments/templates/``. Nothing is simulated.
+page is assembled from the Jinja2 templates in ``experiments/analysis/templates/``. Nothing is simulated.
 
 Every number is the mean across runs with the 5th and 95th percentiles of the runs' values in
 brackets and the number of runs with a value (``n``); :func:`answers` returns them as a DataFrame.
@@ -17,36 +17,40 @@ The page is written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
-import base64
-import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from aimarket.experiments import figures as F
-from aimarket.experiments.questions import QUESTIONS, get
-from aimarket.resources import templates_folder
+from aimarket.experiments.analysis import figures as A
+from aimarket.experiments.analysis.report import (
+    COLUMNS,
+    figure_entry,
+    format_number,
+    formatted_rows,
+    provenance,
+    quick_note,
+    render_page,
+    write_tables,
+)
+from aimarket.experiments.analysis.report_generic import generic_sections, sweep_folders
+from aimarket.experiments.questions import QUESTIONS, get, identify
+from aimarket.experiments.questions import figures as F
+from aimarket.experiments.questions.sweeps import sweeps
 from aimarket.simulation.outputs import atomic_write
 
 #: Calendar year the governance answers are quoted for (the last year of the runs if they end sooner).
 QUOTE_YEAR = 2030
-COLUMNS = ["question", "quantity", "setting", "unit", "mean", "lo", "hi", "n"]
-#: Fewer replications per design point than this put a "quick size: do not quote" banner on the page.
-QUOTABLE_REPLICATIONS = 10
-#: The page and table templates shipped with the package.
-TEMPLATES = templates_folder()  # experiments/templates/, found with importlib.resources
 
 
 def _row(question: str, quantity: str, setting: str, unit: str, values) -> dict:
     return {"question": question, "quantity": quantity, "setting": setting, "unit": unit,
-            **F.interval(values)}
+            **A.interval(values)}
 
 
 def _by_setting(df: pd.DataFrame, keys: list[str]):
     """(label, rows) per setting of the factor ``keys``."""
-    yield from F._grouped(df, keys)
+    yield from A.grouped(df, keys)
 
 
 # ----------------------------------------------------------------------------- answers per question
@@ -72,7 +76,7 @@ def _q1(sw) -> list[dict]:
 
 def _q2(sw) -> list[dict]:
     runs = F.q2_runs(sw)
-    keys = F.factor_keys(sw["q2_agi_price"])
+    keys = A.factor_keys(sw["q2_agi_price"])
     rows = []
     for label, d in _by_setting(runs, keys):
         prefix = "" if not keys else f"{label}, "
@@ -92,7 +96,7 @@ def _q2(sw) -> list[dict]:
 
 def _quote_year(ts: pd.DataFrame, spy: int) -> int:
     """QUOTE_YEAR if every run covers it, else the last calendar year every run covers in full."""
-    years = F.calendar_year(ts["year"])
+    years = A.calendar_year(ts["year"])
     counts = ts.assign(cy=years).groupby(["run_id", "cy"])["step"].count()
     full = counts[counts == spy].reset_index().groupby("cy")["run_id"].nunique()
     n_runs = ts["run_id"].nunique()
@@ -104,10 +108,10 @@ def _quote_year(ts: pd.DataFrame, spy: int) -> int:
 
 def _q3(sw) -> list[dict]:
     res = sw["q3_governance"]
-    keys = F.factor_keys(res)
+    keys = A.factor_keys(res)
     ts = res.timeseries
-    year = _quote_year(ts, F.steps_per_year(res))
-    in_year = ts[F.calendar_year(ts["year"]) == year].copy()
+    year = _quote_year(ts, A.steps_per_year(res))
+    in_year = ts[A.calendar_year(ts["year"]) == year].copy()
     in_year["escaping_share"] = 1.0 - in_year["regulated_share"].astype(float)
     per_run = in_year.groupby(["run_id", *keys], sort=True).agg(
         escaping_share=("escaping_share", "mean"), evading_labs=("evading_labs", "mean")).reset_index()
@@ -124,8 +128,8 @@ def _q3(sw) -> list[dict]:
 
 def _q4(sw) -> list[dict]:
     res = sw["q4_open_weights"]
-    keys = F.factor_keys(res)
-    spy = F.steps_per_year(res)
+    keys = A.factor_keys(res)
+    spy = A.steps_per_year(res)
     models = F.q4_models(sw)
     last_step = res.timeseries.groupby("run_id")["step"].max()
     models = models[models["release_step"] <= models["run_id"].map(last_step) - spy]
@@ -133,7 +137,7 @@ def _q4(sw) -> list[dict]:
     per_run = valued.groupby(["run_id", *keys], sort=True).agg(
         share=("weights_value_share", "mean"),
         below_one=("weights_value_share", lambda v: float(np.mean(v < 1.0)))).reset_index()
-    gap = F.last_year(res.timeseries, spy).groupby(["run_id", *keys], sort=True)["open_gap_eoom"].mean().reset_index()
+    gap = A.last_year(res.timeseries, spy).groupby(["run_id", *keys], sort=True)["open_gap_eoom"].mean().reset_index()
     rows = []
     for label, d in _by_setting(per_run, keys):
         rows.append(_row("q4", "weights value share (training cost / lifetime inference spend), mean over "
@@ -147,12 +151,12 @@ def _q4(sw) -> list[dict]:
 
 def _q5(sw) -> list[dict]:
     res = sw["q5_ida"]
-    keys = F.factor_keys(res)
-    spy = F.steps_per_year(res)
+    keys = A.factor_keys(res)
+    spy = A.steps_per_year(res)
     ts = res.timeseries
     final = ts.loc[ts.groupby("run_id")["step"].idxmax()].set_index("run_id")
-    wall = F.run_value(res, "capability.data_wall_raw_flop").astype(float)
-    last = F.last_year(ts, spy).groupby("run_id")[["hhi", "regulated_share"]].mean()
+    wall = A.run_value(res, "capability.data_wall_raw_flop").astype(float)
+    last = A.last_year(ts, spy).groupby("run_id")[["hhi", "regulated_share"]].mean()
     per_run = final[keys].copy() if keys else pd.DataFrame(index=final.index)
     per_run["past_wall"] = np.log10(final["frontier_training_flop"].astype(float)) - wall
     per_run = per_run.join(last).reset_index()
@@ -168,7 +172,7 @@ def _q5(sw) -> list[dict]:
 
 def _q6(sw) -> list[dict]:
     res = sw["q6_energy"]
-    keys = F.factor_keys(res)
+    keys = A.factor_keys(res)
     years = F.q6_years(sw)
     if years.empty:
         return []
@@ -191,83 +195,17 @@ _ANSWERS = {"q1": _q1, "q2": _q2, "q3": _q3, "q4": _q4, "q5": _q5, "q6": _q6}
 def answers(question: str, source) -> pd.DataFrame:
     """The numbers that answer ``question`` (``q1``..``q6``) from the results in ``source``: one row per
     quantity and setting with ``mean``, ``lo`` (5th percentile), ``hi`` (95th) and ``n`` (runs).
-    Raises :class:`aimarket.experiments.figures.MissingResults` if the question's results are absent."""
+    Raises :class:`aimarket.experiments.analysis.figures.MissingResults` if the question's results are absent."""
     q = get(question)
-    sw = F._sweeps(source)
+    sw = sweeps(source)
     sw.require(*q.experiments)
     return pd.DataFrame(_ANSWERS[q.id](sw), columns=COLUMNS)
 
 
-# ----------------------------------------------------------------------------- HTML
-
-
-def format_number(value: Any, unit: str = "") -> str:
-    """Three significant digits, plain notation between 0.001 and 100,000; years with one decimal."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    v = float(value)
-    if unit == "year":
-        return f"{v:.1f}"
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 1e5 or a < 1e-3:
-        return f"{v:.3g}"
-    decimals = max(0, 2 - int(math.floor(math.log10(a))))
-    return f"{v:.{decimals}f}"
-
-
-def _interval_text(row) -> str:
-    lo = row["lo"]
-    if lo is None or (isinstance(lo, float) and math.isnan(lo)):
-        return ""
-    return f"[{format_number(lo, row['unit'])}, {format_number(row['hi'], row['unit'])}]"
-
-
-def formatted_rows(table: pd.DataFrame) -> list[dict]:
-    """The rows of an answers table as the text the page and the LaTeX table show."""
-    return [{"quantity": r["quantity"], "setting": r["setting"], "mean": format_number(r["mean"], r["unit"]),
-             "interval": _interval_text(r), "n": int(r["n"]), "unit": r["unit"]} for _, r in table.iterrows()]
-
-
-def replications_per_cell(res) -> int:
-    """The fewest finished runs of any design point of the sweep ``res`` (0 if none finished)."""
-    done = res.design[res.design["status"] == "done"]
-    return int(done.groupby("point").size().min()) if len(done) else 0
-
-
-def quick_note(name: str, res) -> str | None:
-    """The "do not quote" note of a sweep with fewer than QUOTABLE_REPLICATIONS runs per design point."""
-    n = replications_per_cell(res)
-    if n >= QUOTABLE_REPLICATIONS:
-        return None
-    return (f"{name}: {n} replication{'s' if n != 1 else ''} per design point (fewer than {QUOTABLE_REPLICATIONS}); "
-            "bands and intervals across so few runs are rough.")
-
-
-def provenance(name: str, folder: Path, res) -> str:
-    """One line on where a sweep's results come from (experiment, size, runs, versions, commit)."""
-    from aimarket.experiments.questions import identify
-
-    m = res.manifest
-    ident = identify(folder) or (name, None)
-    git = m.get("git") or {}
-    commit = (git.get("commit") or "unknown")[:10] + (" (modified)" if git.get("dirty") else "")
-    n_failed = len(m.get("failed_runs", []))
-    exp = m.get("experiment", {})
-    failed = f", {n_failed} failed" if n_failed else ""
-    version = (m.get("versions") or {}).get("aimarket")
-    return (f"{name}, size {ident[1] or 'unknown'}: {len(res.done)}/{m.get('n_runs')} runs done{failed}; "
-            f"{exp.get('steps')} steps, {exp.get('replications')} replications per design point; aimarket {version}, "
-            f"commit {commit}; folder {folder}")
-
-
-def figure_entry(figure, dpi: int) -> dict:
-    """A figure as the page embeds it (base64 PNG), then closed."""
-    entry = {"name": figure.name, "title": figure.title, "caption": figure.caption,
-             "png": base64.b64encode(figure.png_bytes(dpi=dpi)).decode("ascii")}
-    figure.close()
-    return entry
+def _size(folder: Path) -> str | None:
+    """The size (quick or paper) of the research-question sweep in ``folder``, None if unknown."""
+    ident = identify(folder)
+    return ident[1] if ident else None
 
 
 def _question_section(q, sw, root_text: str, dpi: int) -> dict:
@@ -275,12 +213,12 @@ def _question_section(q, sw, root_text: str, dpi: int) -> dict:
                "text": q.text, "figures": [], "rows": [], "provenance": []}
     try:
         table = answers(q.id, sw)
-    except F.MissingResults:
+    except A.MissingResults:
         section["missing"] = f"No results for this question in {root_text}."
         section["command"] = f"aimarket questions run {q.id} --size quick --out {root_text}"
         return section
     present = [n for n in q.experiments if n in sw.folders]
-    section["provenance"] = [provenance(n, sw.folders[n], sw[n]) for n in present]
+    section["provenance"] = [provenance(n, sw.folders[n], sw[n], _size(sw.folders[n])) for n in present]
     notes = [note for n in present if (note := quick_note(n, sw[n]))]
     section["quick"] = " ".join(notes) or None
     section["table"] = table
@@ -291,80 +229,34 @@ def _question_section(q, sw, root_text: str, dpi: int) -> dict:
 
 def sections(source, *, dpi: int = 150) -> list[dict]:
     """Every section of the report on ``source``: one per research question when it holds question
-    sweeps, then one per output of interest of each sweep (see :mod:`aimarket.experiments.report_generic`)."""
-    from aimarket.experiments.report_generic import generic_sections
-
-    sw = F._sweeps(source)
+    sweeps, then one per output of interest of each sweep (see :mod:`aimarket.experiments.analysis.report_generic`)."""
+    sw = sweeps(source)
     root_text = str(sw.path) if sw.path is not None else "DIR"
     out = [_question_section(q, sw, root_text, dpi) for q in QUESTIONS.values()] if len(sw) else []
     if sw.path is not None:
-        out += generic_sections(sw.path, set(map(str, sw.folders.values())), dpi=dpi)
+        out += generic_sections(sw.path, {str(f): _size(f) for f in sw.folders.values()}, dpi=dpi)
     return out
-
-
-def _environment(escape_html: bool):
-    """The templates' Jinja2 environment; for the page, every value is escaped (``html.escape``)."""
-    import html
-
-    import jinja2
-
-    finalize = (lambda value: html.escape(str(value), quote=True)) if escape_html else None
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), finalize=finalize, autoescape=False,
-                              keep_trailing_newline=True)
 
 
 def render(source, *, dpi: int = 150, tables: str | None = None, parts: list[dict] | None = None) -> str:
     """The report page (HTML text) for the results in ``source``."""
-    from aimarket.experiments.store import package_versions
-
-    sw = F._sweeps(source)
+    sw = sweeps(source)
     parts = sections(sw, dpi=dpi) if parts is None else parts
-    quick = " ".join(dict.fromkeys(s["quick"] for s in parts if s.get("quick")))
     title = "aimarket: answers to the research questions" if len(sw) else "aimarket: sweep report"
-    return _environment(escape_html=True).get_template("report.html.j2").render(
-        title=title, version=package_versions().get("aimarket") or "unknown",
-        root=str(sw.path) if sw.path is not None else "DIR", sections=parts, quick=quick, tables=tables)
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def latex_escape(text) -> str:
-    """``text`` with LaTeX's special characters escaped."""
-    return "".join(_LATEX_SPECIAL.get(c, c) for c in str(text))
-
-
-def write_tables(parts: list[dict], folder: Path) -> list[Path]:
-    """Each section's table as ``folder/<section>.csv`` (the numbers) and ``.tex`` (booktabs), atomically."""
-    env = _environment(escape_html=False)
-    written = []
-    for s in parts:
-        table = s.get("table")
-        if table is None or table.empty:
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        written.append(atomic_write(folder / f"{s['id']}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False)))
-        rows = [{k: latex_escape(v) for k, v in r.items()} for r in s["rows"]]
-        tex = env.get_template("table.tex.j2").render(caption=latex_escape(s["heading"]), rows=rows,
-                                                      source=latex_escape(s.get("source", "")))
-        written.append(atomic_write(folder / f"{s['id']}.tex", lambda tmp, t=tex: tmp.write_text(t, encoding="utf-8")))
-    return written
+    return render_page(parts, title=title, root=str(sw.path) if sw.path is not None else "DIR", tables=tables)
 
 
 def write_report(source, out: str | Path | None = None, *, dpi: int = 150) -> Path:
     """Write the report for ``source`` to ``out`` (default ``<source>/report.html``) atomically, and its
     tables as CSV and LaTeX into ``tables/`` beside it."""
-    from aimarket.experiments.report_generic import sweep_folders
-
-    sw = F._sweeps(source)
+    sw = sweeps(source)
     if out is None:
         if sw.path is None:
             raise ValueError("out: give the report's file name")
         out = sw.path / "report.html"
     out = Path(out)
     if not len(sw) and (sw.path is None or not sweep_folders(sw.path)):
-        raise F.MissingResults(
+        raise A.MissingResults(
             f"{sw.path}: no sweep results: no results of the research questions (sweep folders of "
             "experiments/questions/*.toml) and no other sweep folder (with manifest.json) in it"
         )
@@ -375,4 +267,18 @@ def write_report(source, out: str | Path | None = None, *, dpi: int = 150) -> Pa
     return atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-__all__ = ["answers", "render", "sections", "write_report", "write_tables", "format_number", "QUOTE_YEAR"]
+
+def write_report_locked(source, out: str | Path | None = None, *, dpi: int = 150) -> Path:
+    """:func:`write_report` (``aimarket report``) under a lock on the page, in a folder checked writable
+    first: a second report writing the same page is refused with one line."""
+    from aimarket.simulation.output_folders import FileLock, ensure_writable_folder
+
+    page = Path(out) if out is not None else Path(source) / "report.html"
+    ensure_writable_folder(page.absolute().parent, "--out")
+    busy = f"--out {page}: another report (pid {{pid}}) is writing this file"
+    with FileLock(page.absolute().parent / f".{page.name}.lock", busy, remove=True):
+        return write_report(source, out, dpi=dpi)
+
+
+__all__ = ["answers", "render", "sections", "write_report", "write_report_locked", "write_tables", "format_number",
+           "QUOTE_YEAR"]

@@ -28,7 +28,7 @@ from typing import Any
 #: The model code: the folders whose Python files decide what a run computes.
 MODEL_PACKAGES = ("simulation", "agents")
 DEFAULT_RUN_FN = "aimarket.simulation.run:simulate"
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]  # the repository, or site-packages/aimarket once installed
 
 
 def package_version() -> str | None:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from aimarket.experiments.spec import Experiment, ListFactor, RangeFactor
+from aimarket.experiments.sweeps.factors import ListFactor, RangeFactor
+from aimarket.experiments.sweeps.spec import Experiment
 from aimarket.simulation.errors import ExperimentError, ScenarioError, UserInputError
 
 BOOKKEEPING = ("run_id", "point", "replication", "seed")

@@ -15,7 +15,7 @@ Backends
 - ``inline`` (``workers=0``): runs in the calling process, for debugging and profiling.
 
 Workers return a run's files as bytes and the main process writes them (see
-:mod:`aimarket.experiments.store`), so a worker never touches the results folder and an orphaned worker of a
+:mod:`aimarket.experiments.sweeps.store`), so a worker never touches the results folder and an orphaned worker of a
 killed sweep cannot write anything. Workers run with ``OMP_NUM_THREADS`` and similar set to 1 (unless
 already set) so that processes, not threads, share the cores.
 """
@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aimarket.experiments.store import json_bytes, parquet_bytes
+from aimarket.experiments.sweeps.store import json_bytes, parquet_bytes
 
 _THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -213,7 +213,7 @@ class Backend:
             return
         from distributed import Client
 
-        from aimarket.experiments.scheduler_connection import DEFAULT_TIMEOUT, connect
+        from aimarket.experiments.sweeps.scheduler_connection import DEFAULT_TIMEOUT, connect
 
         if isinstance(self.scheduler, Client):
             self.client = self.scheduler

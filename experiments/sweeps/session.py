@@ -5,7 +5,7 @@
 Identity of a sweep: the experiment's fingerprint (everything in the file that defines runs), the
 hash of the resolved base scenario and the hash of the design, plus the *code identity* (package
 version, git commit and dirty state of the model code, hash of its sources, the run function: see
-:mod:`aimarket.experiments.code_identity`). A results folder holds exactly one sweep: ``sweep`` refuses a
+:mod:`aimarket.experiments.sweeps.code_identity`). A results folder holds exactly one sweep: ``sweep`` refuses a
 non-empty folder that is not this sweep's, and refuses this sweep's folder unless ``resume`` is set.
 ``resume`` with different code is refused (naming what differs) unless ``allow_code_change`` is set;
 then every session records its code in the manifest and every run folder the code that made it.
@@ -20,13 +20,11 @@ import hashlib
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aimarket.experiments import code_identity, store, summary_table
-from aimarket.experiments.design import (
+from aimarket.experiments.sweeps import code_identity, store, summary_table
+from aimarket.experiments.sweeps.design import (
     build_runs,
     design_table,
     load_base_scenario,
@@ -34,44 +32,14 @@ from aimarket.experiments.design import (
     sampler_seed,
     validate_against_scenario,
 )
-from aimarket.experiments.run_folders import describe_bad, verify_runs
-from aimarket.experiments.runner import Backend, Outcome, Task, resolve_run_fn, run_tasks
-from aimarket.experiments.spec import Experiment, read_experiment
+from aimarket.experiments.sweeps.run_folders import describe_bad, verify_runs
+from aimarket.experiments.sweeps.runner import Backend, Task, resolve_run_fn, run_tasks
+from aimarket.experiments.sweeps.session_record import SessionRecord, SweepReport, now, progress_bar
+from aimarket.experiments.sweeps.spec import Experiment, read_experiment
 from aimarket.simulation.errors import EnvironmentFault, ExperimentError
 from aimarket.simulation.output_folders import ensure_writable_folder
 
 FORMAT = 2  # 2: run folders hold _files.json and a _SUCCESS with its hash; manifests record code identities
-SAVE_EVERY = 2.0  # seconds between manifest refreshes during a sweep
-
-
-@dataclass
-class SweepReport:
-    """What one ``sweep`` call did. Times in seconds."""
-
-    out: Path
-    n_runs: int
-    done_before: int
-    done_now: int
-    failed: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
-    backend: dict = field(default_factory=dict)
-    remade: int = 0  # finished runs that failed verification and were run again
-
-    @property
-    def complete(self) -> bool:
-        return self.done_before + self.done_now == self.n_runs
-
-    def line(self) -> str:
-        return (
-            f"sweep {self.out}: {self.done_before + self.done_now}/{self.n_runs} runs done "
-            f"({self.done_now} now, {len(self.failed)} failed"
-            + (f", {self.remade} remade after failing verification" if self.remade else "")
-            + f") in {self.seconds:.1f} s on {self.backend.get('kind')} x{self.backend.get('workers')}"
-        )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def prepare(experiment_path: str | Path):
@@ -176,7 +144,7 @@ def _new_manifest(exp: Experiment, base, runs, identity: dict, code: dict) -> di
         "git": store.git_state(),
         "code": code,
         "code_changed": False,
-        "started": _now(),
+        "started": now(),
         "finished": None,
         "status": "running",
         "completed_runs": 0,
@@ -222,8 +190,8 @@ def sweep(
     allow_code_change: resume even if the code identity differs from the latest session's.
     verify: on resume, compare every finished run's SHA-256 hashes (sizes are always compared).
     connect_timeout: seconds to wait for a Dask scheduler or its scheduler file (default 10).
-    slurm: run on Dask workers submitted as SLURM jobs (:mod:`aimarket.experiments.slurm`): True for the
-    defaults of the ``[slurm]`` sections, or a dict of :class:`aimarket.experiments.slurm_options.SlurmOptions`
+    slurm: run on Dask workers submitted as SLURM jobs (:mod:`aimarket.experiments.sweeps.slurm`): True for the
+    defaults of the ``[slurm]`` sections, or a dict of :class:`aimarket.experiments.sweeps.slurm_options.SlurmOptions`
     keys (``{"jobs": 8, "walltime": "02:00:00", "interface": "ib0"}``).
     Returns a :class:`SweepReport` (``out/summary.parquet`` is rewritten at the end of a session that
     is not interrupted); raises :class:`ExperimentError` for bad input and
@@ -239,7 +207,7 @@ def sweep(
     _import_run_fn(run_fn)  # before validation: its module may register the strategies the runs use
     exp, base, runs, design_bytes, identity = prepare(experiment_path)
     if slurm is not None and slurm is not False:
-        from aimarket.experiments.slurm import sweep_backend
+        from aimarket.experiments.sweeps.slurm import sweep_backend
 
         # options checked (sbatch --test-only included) before anything is written
         backend = sweep_backend(slurm, exp, out, workers, scheduler, scheduler_file)
@@ -273,6 +241,42 @@ def _import_run_fn(run_fn: str | None) -> None:
 def _run_session(
     exp, base, runs, design_bytes, identity, code, manifest, out, t0, backend, progress, max_attempts, run_fn, verify
 ) -> SweepReport:
+    manifest, done, bad = _prepare_folder(exp, base, runs, design_bytes, identity, code, manifest, out, verify)
+    todo = [r for r in runs if r.run_id not in done]
+    if code_identity.differences(latest_code(manifest), code):
+        manifest["code_changed"] = True  # allowed by allow_code_change; each session and run says which code
+    session = _open_session(manifest, backend, code, verify, bad, todo)
+    report = SweepReport(out, len(runs), len(done), 0, remade=len(bad))
+    record = SessionRecord(out, manifest, session, done, code, report)
+    record.save()
+    record.bar = progress_bar(len(runs), len(done), progress)
+    base_dict = manifest["base_scenario"]
+    tasks = [Task(r.run_id, r.seed, base_dict, run_overrides(exp, r), exp.outputs, run_fn) for r in todo]
+    status = "interrupted"
+    try:
+        if tasks:
+            run_tasks(backend, tasks, record.on_outcome, max_attempts=max_attempts)
+        session["backend"] = session["backend"] | backend.describe()
+        status = "complete" if len(done) == len(runs) else "incomplete"
+    except EnvironmentFault as exc:
+        status = "interrupted"
+        session["error"] = str(exc)  # a full disk, say: the manifest says why the session stopped
+        raise
+    finally:
+        backend.close(cancel=status == "interrupted")
+        if record.bar is not None:
+            record.bar.close()
+        record.save(status)
+    summary_table.write(out)  # the combined table of every finished run (not after an interruption)
+    report.failed = record.failed_runs()
+    report.seconds = time.perf_counter() - t0
+    report.backend = session["backend"]
+    return report
+
+
+def _prepare_folder(exp, base, runs, design_bytes, identity, code, manifest, out, verify):
+    """Verify the finished runs (remove partial and bad ones), write the manifest of a new sweep and the
+    design table; returns ``(manifest, done run ids, bad runs)``."""
     done, bad = verify_runs(out, hashes=verify) if manifest is not None else (set(), {})
     store.clean_partial(out, remove=set(bad))
     if bad:
@@ -287,14 +291,13 @@ def _run_session(
     design_path = out / store.DESIGN
     if not design_path.is_file() or design_path.read_bytes() != design_bytes:
         store.atomic_write(design_path, design_bytes)
+    return manifest, done, bad
 
-    todo = [r for r in runs if r.run_id not in done]
-    failures = {f["run_id"]: f for f in manifest.get("failed_runs", []) if f["run_id"] not in done}
-    tracebacks: dict[int, str] = {}
-    if code_identity.differences(latest_code(manifest), code):
-        manifest["code_changed"] = True  # allowed by allow_code_change; each session and run says which code
+
+def _open_session(manifest: dict, backend, code: dict, verify: bool, bad: dict, todo: list) -> dict[str, Any]:
+    """The manifest's record of this session, appended to its sessions (status ``running``)."""
     session: dict[str, Any] = {
-        "started": _now(),
+        "started": now(),
         "finished": None,
         "resumed": bool(manifest["sessions"]),
         "backend": backend.describe(),
@@ -310,68 +313,7 @@ def _run_session(
     manifest["sessions"].append(session)
     manifest["status"] = "running"
     manifest["finished"] = None
-    last_save = [0.0]
-
-    def save(status: str | None = None) -> None:
-        manifest["completed_runs"] = len(done)
-        manifest["failed_runs"] = [failures[k] for k in sorted(failures)]
-        if status is not None:
-            session["status"] = status
-            session["finished"] = manifest["finished"] = _now()
-            manifest["status"] = status
-        store.write_manifest(out, manifest)
-        failed = [failures[k] | {"traceback": tracebacks.get(k, "")} for k in sorted(failures)]
-        store.atomic_write(out / store.FAILURES, store.json_bytes(failed))
-        last_save[0] = time.monotonic()
-
-    save()
-    report = SweepReport(out, len(runs), len(done), 0, remade=len(bad))
-    bar = _progress_bar(len(runs), len(done), progress)
-
-    def on_outcome(task: Task, outcome: Outcome, attempts: int) -> None:
-        if outcome.ok:
-            store.commit_run(out, task.run_id, outcome.files, seed=task.seed, code=code)
-            done.add(task.run_id)
-            failures.pop(task.run_id, None)
-            session["runs_done"] += 1
-            report.done_now += 1
-        else:
-            failures[task.run_id] = {
-                "run_id": task.run_id,
-                "seed": task.seed,
-                "error": outcome.error,
-                "attempts": attempts,
-            }
-            tracebacks[task.run_id] = outcome.traceback
-            session["runs_failed"] += 1
-        if time.monotonic() - last_save[0] > SAVE_EVERY:
-            save()  # the run folders are the record; the manifest's counts are refreshed now and then
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(failed=session["runs_failed"], refresh=False)
-
-    base_dict = manifest["base_scenario"]
-    tasks = [Task(r.run_id, r.seed, base_dict, run_overrides(exp, r), exp.outputs, run_fn) for r in todo]
-    status = "interrupted"
-    try:
-        if tasks:
-            run_tasks(backend, tasks, on_outcome, max_attempts=max_attempts)
-        session["backend"] = session["backend"] | backend.describe()
-        status = "complete" if len(done) == len(runs) else "incomplete"
-    except EnvironmentFault as exc:
-        status = "interrupted"
-        session["error"] = str(exc)  # a full disk, say: the manifest says why the session stopped
-        raise
-    finally:
-        backend.close(cancel=status == "interrupted")
-        if bar is not None:
-            bar.close()
-        save(status)
-    summary_table.write(out)  # the combined table of every finished run (not after an interruption)
-    report.failed = [failures[k] for k in sorted(failures)]
-    report.seconds = time.perf_counter() - t0
-    report.backend = session["backend"]
-    return report
+    return session
 
 
 @contextmanager
@@ -392,20 +334,3 @@ def _sigterm_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _progress_bar(total: int, initial: int, progress: bool | None):
-    if progress is False or (progress is None and not sys.stderr.isatty()):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        initial=initial,
-        unit="run",
-        desc="sweep",
-        dynamic_ncols=True,
-        smoothing=0.1,
-        file=sys.stderr,
-        postfix={"failed": 0},
-    )

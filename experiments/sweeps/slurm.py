@@ -4,7 +4,7 @@ The sweep process (on a login node) runs a Dask scheduler bound to the address o
 interface the user names, and a :class:`dask_jobqueue.SLURMCluster` that submits one SLURM job per
 Dask worker: one single-threaded worker process per job (``cores=1, processes=1``), so a job's
 ``--mem`` is the memory of one run plus Dask's overhead. The runs are ordinary Dask tasks of the
-Dask backend (:mod:`aimarket.experiments.runner`): workers return a run's files as bytes and the sweep
+Dask backend (:mod:`aimarket.experiments.sweeps.runner`): workers return a run's files as bytes and the sweep
 process writes them, so the store, resume and byte-identical results are those of a local sweep.
 
 Job count: an adaptive policy (``RunQueueAdaptive``) keeps ``min(jobs, runs queued or in flight)``
@@ -33,8 +33,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aimarket.experiments.runner import _THREAD_VARS, Backend
-from aimarket.experiments.slurm_options import SlurmOptions
+from aimarket.experiments.sweeps.runner import _THREAD_VARS, Backend
+from aimarket.experiments.sweeps.slurm_options import SlurmOptions
 from aimarket.simulation.errors import EnvironmentFault, UserInputError
 
 #: hidden folder of the results folder holding the jobs' logs and (by default) the numba cache
@@ -48,7 +48,7 @@ def sweep_backend(slurm: Any, exp, out: Path, workers, scheduler, scheduler_file
     included) before the results folder is touched."""
     if scheduler is not None or scheduler_file is not None or workers is not None:
         raise UserInputError("--slurm: starts its own Dask cluster; do not also give --workers or --scheduler*")
-    from aimarket.experiments import slurm_options
+    from aimarket.experiments.sweeps import slurm_options
 
     return SlurmBackend(prepare(slurm_options.resolve(slurm, exp.raw, exp.path.name), out), out)
 

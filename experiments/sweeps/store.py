@@ -6,7 +6,7 @@ Layout of ``DIR``::
                                 backend, sessions (start/end times) and failed runs with their errors
     DIR/design.parquet          run_id, point, replication, one column per factor, seed
     DIR/summary.parquet         one row per finished run: design columns and summary scalars
-                                (:mod:`aimarket.experiments.summary_table`)
+                                (:mod:`aimarket.experiments.sweeps.summary_table`)
     DIR/failures.json           failed runs of the latest session: run_id, seed, error, traceback
     DIR/runs/run_id=00000/      one folder per *finished* run (a hive partition):
         timeseries.parquet      one row per step (if kept)
@@ -15,7 +15,7 @@ Layout of ``DIR``::
         _files.json             every file above with its size and SHA-256, and the code identity
         _SUCCESS                written last: the SHA-256 of _files.json
 
-Atomicity (see :mod:`aimarket.experiments.run_folders`): a run's files are written (and fsync'ed) into a hidden
+Atomicity (see :mod:`aimarket.experiments.sweeps.run_folders`): a run's files are written (and fsync'ed) into a hidden
 temporary folder ``runs/.run_id=00000.tmp-PID`` next to the final one, ``_SUCCESS`` last, and the folder is then
 renamed into place with one ``os.rename``. A run folder therefore either exists complete or not
 at all; a sweep killed at any moment (SIGKILL included) leaves at most a hidden temporary folder,
@@ -40,11 +40,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aimarket.experiments import code_identity
-from aimarket.experiments.run_folders import (
+from aimarket.experiments.sweeps import code_identity
+from aimarket.experiments.sweeps.run_folders import (
     RUN_DIR as _RUN_DIR,
 )
-from aimarket.experiments.run_folders import (
+from aimarket.experiments.sweeps.run_folders import (
     RUNS,
     SUCCESS,
     clean_partial,

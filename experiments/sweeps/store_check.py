@@ -4,7 +4,7 @@ Reports the design size, the runs done (verified by size, and by SHA-256 with ``
 folders, failed and missing runs, partial files an interrupted write left, and the code identities of
 the sessions. :func:`check_store` returns the report; ``ok`` is true when every run is done and every
 run folder verifies. With ``rebuild_summary`` (``--rebuild-summary``) it then rewrites
-``summary.parquet`` from the finished runs (:mod:`aimarket.experiments.summary_table`), unless a run folder is
+``summary.parquet`` from the finished runs (:mod:`aimarket.experiments.sweeps.summary_table`), unless a run folder is
 damaged (``--resume`` remakes it first); that is the only file the check ever writes.
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aimarket.experiments import code_identity, store, summary_table
-from aimarket.experiments.run_folders import describe_bad, partial_entries, run_folders, verify_runs
+from aimarket.experiments.sweeps import code_identity, store, summary_table
+from aimarket.experiments.sweeps.run_folders import describe_bad, partial_entries, run_folders, verify_runs
 from aimarket.simulation.errors import StoreError
 
 
@@ -129,7 +129,7 @@ def _rebuild_summary(report: StoreCheck) -> None:
 
 def current_code_differences(out: str | Path, run_fn: str | None = None) -> list[str]:
     """What differs between this process's code and the code of the store's latest session."""
-    from aimarket.experiments.session import latest_code
+    from aimarket.experiments.sweeps.session import latest_code
 
     manifest = store.read_manifest(Path(out)) or {}
     return code_identity.differences(latest_code(manifest), code_identity.code_identity(run_fn))

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from aimarket.experiments import store
+from aimarket.experiments.sweeps import store
 
 SUMMARY_TABLE = "summary.parquet"
 FACTOR_PREFIX = "factor__"
