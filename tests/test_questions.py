@@ -26,7 +26,7 @@ from aimarket.experiments.questions import (
     find_sweeps,
     identify,
 )
-from aimarket.experiments.questions import figures as F
+from aimarket.experiments.questions import paper_figures as F
 from aimarket.simulation.errors import UserInputError
 
 _CACHE: dict[str, Path] = {}

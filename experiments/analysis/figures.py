@@ -2,7 +2,7 @@
 
 A figure is a :class:`Figure`: the matplotlib figure together with ``data``, the pandas DataFrame of
 exactly what it drew. ``Figure.save(folder)`` writes ``<name>.pdf`` (vector) and ``<name>.png`` (300 dpi).
-This module holds what the figures of the research questions (:mod:`aimarket.experiments.questions.figures`)
+This module holds what the figures of the research questions (:mod:`aimarket.experiments.questions.paper_figures`)
 and ``aimarket plot`` (:mod:`aimarket.experiments.analysis.plot`) share: values of a sweep's scenario and
 factors, labels, the statistics of a band and the drawing helpers.
 

@@ -70,7 +70,7 @@ def figures_command(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from aimarket.experiments.questions.figures import write_figures
+    from aimarket.experiments.questions.paper_figures import write_figures
 
     written = write_figures(folder, out, formats=formats, dpi=dpi, questions=questions)
     print(f"{len(written)} figures in {out}/:")

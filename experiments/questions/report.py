@@ -35,7 +35,7 @@ from aimarket.experiments.analysis.report import (
 )
 from aimarket.experiments.analysis.report_generic import generic_sections, sweep_folders
 from aimarket.experiments.questions import QUESTIONS, get, identify
-from aimarket.experiments.questions import figures as F
+from aimarket.experiments.questions import paper_figures as F
 from aimarket.experiments.questions.sweeps import sweeps
 from aimarket.simulation.outputs import atomic_write
 

@@ -7,7 +7,7 @@ returns a :class:`Figure`: the matplotlib figure together with ``data``, the pan
 exactly what it drew. ``Figure.save(folder)`` writes ``<name>.pdf`` (vector) and ``<name>.png``
 (300 dpi)::
 
-    from aimarket.experiments.questions import figures
+    from aimarket.experiments.questions import paper_figures as figures
     fig = figures.q3_governance("results/quick")
     fig.data                      # policy, threshold, measure, year, mean, lo, hi, n
     fig.save("figures/")          # figures/q3_governance.pdf and .png
@@ -44,12 +44,12 @@ from typing import Any
 from aimarket.experiments.analysis.figures import BAND, Figure, MissingResults, band, interval
 from aimarket.experiments.analysis.style import PALETTE, STYLE, style
 from aimarket.experiments.questions import get
-from aimarket.experiments.questions.figures.q1 import REGIMES, TEXTBOOK, q1_bounds, q1_market_size, q1_runs
-from aimarket.experiments.questions.figures.q2 import q2_agi_price, q2_cost_over_time, q2_runs
-from aimarket.experiments.questions.figures.q3 import q3_governance
-from aimarket.experiments.questions.figures.q4 import q4_models, q4_open_weights
-from aimarket.experiments.questions.figures.q5 import q5_ida
-from aimarket.experiments.questions.figures.q6 import q6_energy, q6_years
+from aimarket.experiments.questions.paper_figures.q1 import REGIMES, TEXTBOOK, q1_bounds, q1_market_size, q1_runs
+from aimarket.experiments.questions.paper_figures.q2 import q2_agi_price, q2_cost_over_time, q2_runs
+from aimarket.experiments.questions.paper_figures.q3 import q3_governance
+from aimarket.experiments.questions.paper_figures.q4 import q4_models, q4_open_weights
+from aimarket.experiments.questions.paper_figures.q5 import q5_ida
+from aimarket.experiments.questions.paper_figures.q6 import q6_energy, q6_years
 from aimarket.experiments.questions.sweeps import Sweeps, sweeps
 from aimarket.simulation.outputs import atomic_write
 
