@@ -18,6 +18,7 @@ a zipped package is refused with an :class:`~aimarket.simulation.errors.Environm
 
 from __future__ import annotations
 
+import tomllib
 from importlib.resources import files
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from pathlib import Path
 SCENARIOS = "aimarket.scenarios"
 EXPERIMENTS = "aimarket.experiments"
 QUESTIONS = "aimarket.experiments.questions"
+ANALYSIS = "aimarket.experiments.analysis"
 
 
 def package_folder(package: str) -> Path:
@@ -83,12 +85,89 @@ def style_file() -> Path:
 
 
 def templates_folder() -> Path:
-    """The report's Jinja templates (``experiments/templates/``)."""
-    return package_folder(EXPERIMENTS) / "templates"
+    """The report's Jinja templates (``experiments/analysis/templates/``)."""
+    return package_folder(ANALYSIS) / "templates"
+
+
+# ----------------------------------------------------------------------------- copies (aimarket scenarios)
+
+
+def describe(path: Path) -> str:
+    """The first comment line of a scenario file, without ``#`` (empty when it has none)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    for line in lines:
+        text = line.strip()
+        if text.startswith("#") and text.lstrip("#").strip():
+            return text.lstrip("#").strip()
+        if text and not text.startswith("#"):
+            break
+    return ""
+
+
+def packaged(name: str) -> Path:
+    """The packaged scenario ``name`` (``default`` or ``default.toml``), or a one-line UserInputError."""
+    from aimarket.simulation.errors import UserInputError
+
+    names = scenario_names()
+    stem = Path(str(name)).name.removesuffix(".toml")
+    if stem not in names or Path(str(name)).name != str(name):
+        raise UserInputError(f"unknown packaged scenario {name!r} (allowed: {', '.join(names)})")
+    return scenario_file(stem)
+
+
+def base_chain(path: Path) -> list[Path]:
+    """``path`` and the packaged files it extends, nearest first."""
+    chain = [path]
+    while True:
+        with chain[-1].open("rb") as fh:
+            base = tomllib.load(fh).get("extends")
+        if not isinstance(base, str):
+            return chain
+        nxt = (chain[-1].parent / base).resolve()
+        if nxt in chain or not nxt.is_file():
+            return chain
+        chain.append(nxt)
+
+
+def copy_scenario(name: str, dest: str | Path, force: bool = False) -> list[Path]:
+    """Write the packaged scenario ``name`` and its bases to ``dest``; return the paths written (a file
+    already there with the same contents is left as it is and not returned)."""
+    from aimarket.simulation.errors import UserInputError
+    from aimarket.simulation.output_folders import ensure_writable_folder
+    from aimarket.simulation.outputs import atomic_write
+
+    source = packaged(name)
+    dest = Path(dest)
+    if not str(dest).strip():
+        raise UserInputError("DEST: must be a folder or a .toml file path (got '')")
+    target = dest / source.name if dest.is_dir() or dest.suffix != ".toml" else dest
+    chain = base_chain(source)
+    plan = [(source, target)] + [(base, target.parent / base.name) for base in chain[1:]]
+    for src, dst in plan:
+        if dst.is_dir():
+            raise UserInputError(f"{dst}: is a folder (give a .toml file path or a folder to copy into)")
+        same = dst.is_file() and dst.read_bytes() == src.read_bytes()
+        if dst.exists() and not same and not force:
+            raise UserInputError(f"{dst}: exists (use --force to overwrite it)")
+    ensure_writable_folder(target.parent, "DEST")
+    written = []
+    for src, dst in plan:
+        data = src.read_bytes()
+        if dst.is_file() and dst.read_bytes() == data:
+            continue
+        written.append(atomic_write(dst, lambda tmp, data=data: tmp.write_bytes(data)))
+    return written
 
 
 __all__ = [
+    "base_chain",
+    "copy_scenario",
+    "describe",
     "examples_folder",
+    "packaged",
     "package_folder",
     "questions_folder",
     "scenario_file",

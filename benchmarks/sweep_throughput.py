@@ -72,9 +72,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from aimarket import experiments
-    from aimarket.experiments.design import build_runs, load_base_scenario, run_overrides
-    from aimarket.experiments.runner import warm_up
-    from aimarket.experiments.spec import read_experiment
+    from aimarket.experiments.sweeps.design import build_runs, load_base_scenario, run_overrides
+    from aimarket.experiments.sweeps.runner import warm_up
+    from aimarket.experiments.sweeps.spec import read_experiment
     from aimarket.simulation.run import simulate
     from aimarket.simulation.scenario_io import apply_overrides
 

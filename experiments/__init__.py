@@ -8,9 +8,15 @@ Python API (the same as the ``aimarket sweep`` and ``aimarket sensitivity`` comm
     res.design, res.summary, res.timeseries, res.labs, res.manifest, res.failures
     experiments.sensitivity("results/sobol", ["final_hhi"])   # a Sobol or Morris sweep
 
-See :mod:`aimarket.experiments.spec` for the experiment file format, :mod:`aimarket.experiments.store` for
-the results folder, :mod:`aimarket.experiments.runner` for the backends,
-:mod:`aimarket.experiments.sensitivity_analysis` for the indices.
+Sub-packages, by job (imports run one way: cli -> questions -> analysis / sweeps / dashboard /
+calibration -> the model; tests/test_architecture.py checks it):
+
+- :mod:`aimarket.experiments.sweeps`: the sweep engine (experiment files, designs, sessions, backends,
+  the results store); :mod:`~aimarket.experiments.sweeps.spec` is the experiment file format.
+- :mod:`aimarket.experiments.analysis`: figures, plots, the report and sensitivity indices, from stores.
+- :mod:`aimarket.experiments.questions`: the research questions, their runs, figures and report.
+- :mod:`aimarket.experiments.calibration`, :mod:`aimarket.experiments.dashboard`.
+- :mod:`aimarket.experiments.cli`: the ``aimarket`` command line.
 """
 
 from __future__ import annotations
@@ -37,18 +43,18 @@ def sweep(
     ``{"jobs": 8, "walltime": "02:00:00", "interface": "ib0"}`` to run on Dask workers submitted as
     SLURM jobs, see docs/cluster.md). resume: continue the sweep already in ``out`` (options:
     ``verify=True`` compares every finished run's SHA-256, ``allow_code_change=True`` resumes with
-    other code and records it). Returns a :class:`aimarket.experiments.session.SweepReport`; the sweep also
-    writes ``out/summary.parquet``, one row per finished run.
+    other code and records it). Returns a :class:`aimarket.experiments.sweeps.session_record.SweepReport`;
+    the sweep also writes ``out/summary.parquet``, one row per finished run.
     """
-    from aimarket.experiments.session import sweep as _sweep
+    from aimarket.experiments.sweeps.session import sweep as _sweep
 
     return _sweep(experiment_path, out, workers=workers, scheduler=scheduler, resume=resume, **options)
 
 
 def load(out: str | Path):
-    """Tidy tables of the sweep in ``out``: a :class:`aimarket.experiments.store.SweepResults` with pandas
+    """Tidy tables of the sweep in ``out``: a :class:`aimarket.experiments.sweeps.store.SweepResults` with pandas
     DataFrames ``design``, ``summary``, ``timeseries``, ``labs`` and ``failures``, and ``manifest``."""
-    from aimarket.experiments.store import load as _load
+    from aimarket.experiments.sweeps.store import load as _load
 
     return _load(out)
 
@@ -56,6 +62,6 @@ def load(out: str | Path):
 def sensitivity(out: str | Path, outputs, method: str | None = None, **options: Any):
     """Sobol (S1, ST) or Morris (mu*, sigma) indices of summary ``outputs`` of the sweep in ``out``;
     a pandas DataFrame, also saved under ``out/sensitivity/``."""
-    from aimarket.experiments.sensitivity_analysis import sensitivity as _sensitivity
+    from aimarket.experiments.analysis.sensitivity import sensitivity as _sensitivity
 
     return _sensitivity(out, outputs, method, **options)

@@ -71,7 +71,7 @@ def run_files(out: Path) -> dict[str, bytes]:
     """Every output file of the finished runs (and the design), by relative path. A run folder's
     record (_files.json, _SUCCESS) is left out: it names the code (run_fn) that made the run, which
     the tests vary; its file list is checked against the outputs by verify_run."""
-    from aimarket.experiments.run_folders import FILES, SUCCESS, verify_runs
+    from aimarket.experiments.sweeps.run_folders import FILES, SUCCESS, verify_runs
 
     out = Path(out)
     assert not verify_runs(out, hashes=True)[1]

@@ -16,7 +16,7 @@ import pytest
 from sweep_helpers import REPO, write_experiment
 
 from aimarket.experiments.cli import main
-from aimarket.experiments.run_folders import completed_runs
+from aimarket.experiments.sweeps.run_folders import completed_runs
 
 SBATCH = REPO / "experiments" / "examples" / "slurm_scheduler_file.sbatch"
 ONE_NODE_BIND = "--host 127.0.0.1"

@@ -16,7 +16,7 @@ from sweep_helpers import DEFAULT_SCENARIO, folder_bytes, one_line_error, write_
 
 import aimarket.simulation.run
 from aimarket.experiments.cli import main
-from aimarket.experiments.run_folders import completed_runs
+from aimarket.experiments.sweeps.run_folders import completed_runs
 
 QUICK = ["--steps", "2", "--set", "users.count=200", "--quiet"]
 EXTENDS = f'extends = "{DEFAULT_SCENARIO.as_posix()}"\n'
@@ -103,7 +103,7 @@ def test_disk_full_during_run_names_the_file_and_keeps_the_previous_run(run_dir,
 
 
 def test_disk_full_during_sweep_keeps_finished_runs(tmp_path, capsys, monkeypatch):
-    from aimarket.experiments import run_folders
+    from aimarket.experiments.sweeps import run_folders
 
     exp = write_experiment(tmp_path, TINY)
     out = tmp_path / "out"

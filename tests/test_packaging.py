@@ -16,7 +16,7 @@ import aimarket
 from aimarket import resources
 from aimarket.experiments.cli import main
 from aimarket.experiments.questions import EXPERIMENTS, SIZES, experiment_file
-from aimarket.experiments.spec import read_experiment
+from aimarket.experiments.sweeps.spec import read_experiment
 from aimarket.simulation import scenario_io
 from aimarket.simulation.outputs import atomic_write
 

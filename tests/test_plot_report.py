@@ -71,7 +71,7 @@ def test_plot_of_a_timeseries_output_over_time_by_factor(smoke, tmp_path, capsys
 
 
 def test_plot_of_a_summary_output_against_a_factor(smoke, tmp_path):
-    from aimarket.experiments.plot import plot_output
+    from aimarket.experiments.analysis.plot import plot_output
 
     assert main(["plot", str(smoke), "--y", "final_hhi", "--x", "users.value_sigma", "--by",
                  "users.switching_cost"]) == 0
@@ -135,7 +135,7 @@ def test_report_on_any_sweep(smoke, tmp_path):
 
 
 def test_report_of_a_sweep_without_a_list_uses_the_default_outputs(smoke, tmp_path):
-    from aimarket.experiments.report_generic import DEFAULT_OUTPUTS
+    from aimarket.experiments.analysis.report_generic import DEFAULT_OUTPUTS
 
     manifest = json.loads((smoke / "manifest.json").read_text())
     manifest["experiment"]["report"] = {"outputs": []}
@@ -144,7 +144,7 @@ def test_report_of_a_sweep_without_a_list_uses_the_default_outputs(smoke, tmp_pa
     for name in ("design.parquet", "runs"):
         (copy / name).symlink_to(smoke / name)
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    from aimarket.experiments.report import write_report
+    from aimarket.experiments.questions.report import write_report
 
     page = Path(write_report(copy, dpi=40)).read_text(encoding="utf-8")
     assert all(f"id='mine-{y}'" in page for y in DEFAULT_OUTPUTS["timeseries"])

@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 
 from aimarket import experiments
-from aimarket.experiments import figures as F
 from aimarket.experiments.questions import (
     EXPERIMENTS,
     QUESTIONS,
@@ -27,6 +26,7 @@ from aimarket.experiments.questions import (
     find_sweeps,
     identify,
 )
+from aimarket.experiments.questions import paper_figures as F
 from aimarket.simulation.errors import UserInputError
 
 _CACHE: dict[str, Path] = {}
@@ -65,7 +65,7 @@ def drawn(quick_results):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_every_question_has_valid_experiment_files(size):
-    from aimarket.experiments.session import prepare
+    from aimarket.experiments.sweeps.session import prepare
 
     for q in QUESTIONS.values():
         assert q.experiments
@@ -89,7 +89,7 @@ def test_every_question_has_valid_experiment_files(size):
 
 
 def test_quick_and_paper_sizes_share_their_design_keys():
-    from aimarket.experiments.spec import read_experiment
+    from aimarket.experiments.sweeps.spec import read_experiment
 
     for name in EXPERIMENTS:
         quick, paper = (read_experiment(experiment_file(name, s)) for s in SIZES)
@@ -103,8 +103,8 @@ def test_q1_robustness_files_sweep_the_paper_regimes():
     """The Morris files of Q1 (experiments/questions/robustness/) keep each paper regime's overrides but
     for the size keys and the factors they sample, and share one design across regimes; the larger-market
     files keep them all."""
-    from aimarket.experiments.session import prepare
-    from aimarket.experiments.spec import read_experiment
+    from aimarket.experiments.sweeps.session import prepare
+    from aimarket.experiments.sweeps.spec import read_experiment
 
     folder = Path(experiment_file("q1_concentration_pretraining", "paper")).parent / "robustness"
     designs = {}
@@ -130,8 +130,8 @@ def test_q1_robustness_files_sweep_the_paper_regimes():
 def test_q1_paper_runs_keep_their_seeds_when_larger_markets_are_appended(tmp_path):
     """The paper size can be extended on a cluster by appending market sizes: the runs it has keep their
     run ids, seeds and settings, so the committed per-run table (docs/results/) is reproduced by them."""
-    from aimarket.experiments.design import build_runs
-    from aimarket.experiments.spec import read_experiment
+    from aimarket.experiments.sweeps.design import build_runs
+    from aimarket.experiments.sweeps.spec import read_experiment
 
     for regime in ("pretraining", "inference"):
         path = experiment_file(f"q1_concentration_{regime}", "paper")
@@ -444,7 +444,7 @@ def test_report_names_every_question_with_numbers_and_figures(quick_results, tmp
     for q in QUESTIONS.values():
         assert f"id='{q.id}'" in page and html.escape(q.title) in page and html.escape(q.text) in page
     # the questions' 8 figures, then one per output that Sutton's validation files list under [report]
-    from aimarket.experiments.report_generic import listed_outputs
+    from aimarket.experiments.analysis.report_generic import listed_outputs
 
     listed = sum(len(listed_outputs(experiments.load(quick_results / n).manifest)) for n in TEXTBOOK_CASES)
     assert listed == 10
@@ -456,7 +456,7 @@ def test_report_names_every_question_with_numbers_and_figures(quick_results, tmp
 
 
 def test_report_answers_carry_intervals_across_runs(quick_results):
-    from aimarket.experiments.report import answers
+    from aimarket.experiments.questions.report import answers
 
     q3 = answers("q3", quick_results)
     row = q3[(q3["quantity"] == "share of frontier-capable usage that escapes regulation in 2030")
@@ -476,7 +476,7 @@ def test_report_answers_carry_intervals_across_runs(quick_results):
 
 
 def test_report_of_a_partial_results_folder_names_the_missing_questions(quick_results, tmp_path):
-    from aimarket.experiments.report import write_report
+    from aimarket.experiments.questions.report import write_report
 
     root = tmp_path / "partial"
     root.mkdir()
@@ -515,6 +515,6 @@ def test_aimarket_cli_registers_the_questions_command_when_listed():
     from aimarket.experiments import cli
 
     if "questions" not in cli.COMMANDS:
-        pytest.skip("experiments/cli.py does not list the 'questions' command yet")
+        pytest.skip("experiments/cli/__init__.py does not list the 'questions' command yet")
     assert cli.main(["questions", "list"]) == 0
 

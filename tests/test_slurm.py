@@ -18,7 +18,7 @@ from slurm_cluster import REPO, slurm_cluster  # noqa: F401 - the session fixtur
 from sweep_helpers import GRID, run_files, write_experiment
 
 from aimarket import experiments
-from aimarket.experiments.store import completed_runs
+from aimarket.experiments.sweeps.store import completed_runs
 
 pytestmark = pytest.mark.slurm
 

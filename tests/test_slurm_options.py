@@ -8,10 +8,10 @@ import sys
 import pytest
 from sweep_helpers import GRID, write_experiment
 
-from aimarket.experiments import scheduler_connection, slurm_options
 from aimarket.experiments.cli import main
-from aimarket.experiments.slurm import cluster_kwargs, prepare
-from aimarket.experiments.slurm_options import SlurmOptions, parse_walltime, resolve
+from aimarket.experiments.sweeps import scheduler_connection, slurm_options
+from aimarket.experiments.sweeps.slurm import cluster_kwargs, prepare
+from aimarket.experiments.sweeps.slurm_options import SlurmOptions, parse_walltime, resolve
 from aimarket.simulation.errors import EnvironmentFault, UserInputError
 
 
@@ -106,7 +106,7 @@ def test_without_sbatch_is_an_environment_fault(tmp_path, capsys, monkeypatch):
 
 
 def test_experiment_file_slurm_section_is_checked_and_not_part_of_the_identity(tmp_path, capsys):
-    from aimarket.experiments.spec import read_experiment
+    from aimarket.experiments.sweeps.spec import read_experiment
 
     plain = read_experiment(write_experiment(tmp_path, GRID, "a.toml"))
     with_slurm = read_experiment(write_experiment(tmp_path, GRID + '[slurm]\njobs = 8\nqueue = "q"\n', "b.toml"))
@@ -137,8 +137,8 @@ def test_worker_job_script(tmp_path):
 
 def test_prepare_puts_the_numba_cache_in_the_results_folder(tmp_path, monkeypatch):
     pytest.importorskip("dask_jobqueue")
-    monkeypatch.setattr("aimarket.experiments.slurm.require_sbatch", lambda: None)
-    monkeypatch.setattr("aimarket.experiments.slurm.test_submission", lambda options: None)
+    monkeypatch.setattr("aimarket.experiments.sweeps.slurm.require_sbatch", lambda: None)
+    monkeypatch.setattr("aimarket.experiments.sweeps.slurm.test_submission", lambda options: None)
     options = prepare(SlurmOptions(interface="lo"), tmp_path / "out")
     assert options.numba_cache == str((tmp_path / "out" / ".slurm" / "numba-cache").resolve())
 

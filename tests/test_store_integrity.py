@@ -12,10 +12,10 @@ import pytest
 from sweep_helpers import REPO, folder_bytes, one_line_error, run_files, write_experiment
 
 from aimarket import experiments
-from aimarket.experiments import code_identity
 from aimarket.experiments.cli import main
-from aimarket.experiments.run_folders import FILES, SUCCESS, run_code, verify_run
-from aimarket.experiments.store import completed_runs
+from aimarket.experiments.sweeps import code_identity
+from aimarket.experiments.sweeps.run_folders import FILES, SUCCESS, run_code, verify_run
+from aimarket.experiments.sweeps.store import completed_runs
 from aimarket.simulation.errors import ExperimentError, StoreError
 
 TINY = """root_seed = 3

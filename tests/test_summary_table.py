@@ -11,8 +11,8 @@ import pytest
 from sweep_helpers import GRID, write_experiment
 
 from aimarket import experiments
-from aimarket.experiments import summary_table
 from aimarket.experiments.cli import main
+from aimarket.experiments.sweeps import summary_table
 
 
 @pytest.fixture(scope="module")

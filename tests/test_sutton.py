@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aimarket.experiments.design import build_runs, load_base_scenario, run_overrides
-from aimarket.experiments.spec import read_experiment
+from aimarket.experiments.sweeps.design import build_runs, load_base_scenario, run_overrides
+from aimarket.experiments.sweeps.spec import read_experiment
 from aimarket.simulation.run import simulate
 from aimarket.simulation.scenario_io import apply_overrides
 

@@ -9,9 +9,9 @@ import pytest
 from sweep_helpers import GRID, run_files, write_experiment
 
 from aimarket import experiments
-from aimarket.experiments.design import run_seeds
-from aimarket.experiments.run_folders import run_code
-from aimarket.experiments.store import completed_runs
+from aimarket.experiments.sweeps.design import run_seeds
+from aimarket.experiments.sweeps.run_folders import run_code
+from aimarket.experiments.sweeps.store import completed_runs
 from aimarket.simulation.errors import ExperimentError
 
 
@@ -168,7 +168,7 @@ def test_run_that_always_kills_its_worker_fails_alone(tmp_path):
 
 
 def test_two_sweeps_never_write_one_folder(tmp_path):
-    from aimarket.experiments.store import FolderLock
+    from aimarket.experiments.sweeps.store import FolderLock
 
     exp = write_experiment(tmp_path, GRID)
     out = tmp_path / "out"

@@ -128,7 +128,7 @@ def test_sobol_sweep_and_sensitivity(tmp_path, capsys):
     assert "S1" in printed and "users.value_sigma" in printed
     assert f"files: {out / 'sensitivity' / 'sobol_final_hhi.csv'}, {out / 'sensitivity' / 'sobol_final_hhi.png'}" in printed
     computed = pd.read_csv(out / "sensitivity" / "sobol_final_hhi.csv")
-    from aimarket.experiments.sensitivity_analysis import stability_warnings
+    from aimarket.experiments.analysis.sensitivity import stability_warnings
 
     expected = stability_warnings(computed, "sobol", 4)
     assert [line for line in captured.err.splitlines() if "unstable" in line] == [
@@ -146,7 +146,7 @@ def test_sobol_sweep_and_sensitivity(tmp_path, capsys):
 
 
 def test_sensitivity_warns_of_unstable_estimates():
-    from aimarket.experiments.sensitivity_analysis import stability_warnings
+    from aimarket.experiments.analysis.sensitivity import stability_warnings
 
     table = pd.DataFrame({"output": ["y", "y", "z"], "factor": ["a", "b", "a"], "S1": [1.2, 0.30, 0.5],
                           "S1_conf": [0.1, 0.05, 0.3], "ST": [0.9, 0.40, 0.6], "ST_conf": [0.1, 0.05, 0.1]})
@@ -235,8 +235,8 @@ def test_morris_leaves_out_only_the_trajectories_with_a_failed_run(tmp_path, cap
 
 
 def test_lhs_design_within_ranges_and_reproducible(tmp_path):
-    from aimarket.experiments.design import build_runs
-    from aimarket.experiments.spec import read_experiment
+    from aimarket.experiments.sweeps.design import build_runs
+    from aimarket.experiments.sweeps.spec import read_experiment
 
     body = (
         'root_seed = 9\n[sampler]\nmethod = "lhs"\nn = 10\n[factors]\n'

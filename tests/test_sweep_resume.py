@@ -13,7 +13,7 @@ import pytest
 from sweep_helpers import REPO, run_files, write_experiment
 
 from aimarket import experiments
-from aimarket.experiments.store import completed_runs
+from aimarket.experiments.sweeps.store import completed_runs
 
 EXPERIMENT = """root_seed = 5
 replications = 3

@@ -73,10 +73,10 @@ def test_wheel_holds_one_package_and_its_data(installed):
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"aimarket", "aimarket-0.1.0.dist-info"}
     for expected in ("aimarket/__init__.py", "aimarket/simulation/model.py", "aimarket/agents/lab.py",
-                     "aimarket/experiments/cli.py", "aimarket/scenarios/default.toml",
+                     "aimarket/experiments/cli/__init__.py", "aimarket/scenarios/default.toml",
                      "aimarket/scenarios/targets_2025.toml", "aimarket/scenarios/sutton_endogenous.toml",
                      "aimarket/experiments/aimarket.mplstyle", "aimarket/experiments/questions/q3_governance.quick.toml",
-                     "aimarket/experiments/examples/smoke.toml", "aimarket/experiments/templates/report.html.j2",
+                     "aimarket/experiments/examples/smoke.toml", "aimarket/experiments/analysis/templates/report.html.j2",
                      "aimarket/experiments/validation/sutton_exogenous.quick.toml"):
         assert expected in names, expected
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -19,8 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from mesa.visualization import make_plot_component
 
+from aimarket.experiments.analysis.style import LINESTYLES, PALETTE
 from aimarket.experiments.dashboard.model import DashboardModel
-from aimarket.experiments.figures import LINESTYLES, PALETTE
 
 #: Series whose latest values the read-out table shows, with their units.
 READOUT_UNITS = {"HHI": "0-1", "labs": "labs", "inference share": "0-1", "regulated share": "0-1",

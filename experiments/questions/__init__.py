@@ -3,7 +3,7 @@ each in a ``quick`` size (seconds; used by the tests and the notebooks) and a ``
 replications for tight intervals).
 
 Files: ``experiments/questions/<experiment>.<size>.toml``, ordinary experiment files (see
-:mod:`aimarket.experiments.spec`) that ``aimarket sweep`` runs as they are; Q1 also runs Sutton's two
+:mod:`aimarket.experiments.sweeps.spec`) that ``aimarket sweep`` runs as they are; Q1 also runs Sutton's two
 textbook cases, ``experiments/validation/sutton_<case>.<size>.toml`` (docs/ODD.md §8.2), so that its
 bounds figure can set the two regimes beside them. A question's experiments:
 
@@ -220,14 +220,15 @@ def run(
     out: str | Path | None = None,
     workers: int | None = None,
     resume: bool = True,
+    on_report=None,
     **options,
 ) -> dict:
     """Run the experiments of ``question`` (``q1``..``q6`` or ``all``) in ``size`` into the results
     root ``out`` (default ``results/<size>``), one sweep folder per experiment. With ``resume``
     (default) finished runs are kept, so calling it again on a complete root runs nothing.
-    ``options`` go to :func:`experiments.sweep` (``scheduler=``, ``progress=``...). Returns
-    ``{experiment name: SweepReport}``."""
-    from aimarket.experiments.session import sweep
+    ``options`` go to :func:`experiments.sweep` (``scheduler=``, ``progress=``...); ``on_report(question,
+    report)`` is called after each sweep. Returns ``{experiment name: SweepReport}``."""
+    from aimarket.experiments.sweeps.session import sweep
 
     root = Path(out) if out is not None else Path("results") / size
     reports = {}
@@ -235,6 +236,8 @@ def run(
         for name in q.experiments:
             path = experiment_file(name, size)
             reports[name] = sweep(path, results_folder(root, name), workers=workers, resume=resume, **options)
+            if on_report is not None:
+                on_report(q, reports[name])
     return reports
 
 
