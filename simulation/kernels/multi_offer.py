@@ -91,6 +91,30 @@ def _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup, pr
 
 
 @njit(cache=True)
+def _ascent_step(grad, hess, active, system, step):
+    """Levenberg-Marquardt: the smallest shift lam >= 0 (0, else growing from 1e-6 by 4x) that makes
+    -H + lam |diag H| positive definite, so that the step solving (-H + lam |diag H|) d = g is an ascent
+    direction even where profit is not concave (lam = 0 is the Newton step); the diagonal scaling gives
+    each offer a step on the scale of its own curvature, however small its share. Offers not ``active``
+    get no step. Writes ``step``; returns False when no shift works (a non-finite Hessian)."""
+    t = grad.shape[0]
+    rhs = np.empty(t)
+    shift = 0.0
+    for _ in range(80):
+        for o in range(t):
+            rhs[o] = grad[o] if active[o] else 0.0
+            for q in range(t):
+                if active[o] and active[q]:
+                    system[o, q] = -hess[o, q] + (shift * max(abs(hess[o, o]), 1e-300) if o == q else 0.0)
+                else:
+                    system[o, q] = 1.0 if o == q else 0.0
+        if _cholesky_solve(system, rhs, step):
+            return True
+        shift = 4.0 * shift if shift > 0.0 else 1e-6
+    return False
+
+
+@njit(cache=True)
 def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol, max_iter, damping,
                         prob, terms):
     """Newton's method with a Levenberg-Marquardt shift and backtracking on a lab's profit in the
@@ -111,7 +135,6 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
     trial_hess = np.empty((t, t))
     trial_prob = np.empty((n, t))
     system = np.empty((t, t))
-    rhs = np.empty(t)
     active = np.empty(t, dtype=np.bool_)
     profit = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup, prob, grad, hess, terms)
     stalled = 0
@@ -121,26 +144,8 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
             for i in range(n):
                 share += prob[i, o]
             active[o] = share >= NEGLIGIBLE_SHARE * n
-        # Levenberg-Marquardt: the smallest shift lam >= 0 that makes -H + lam |diag H| positive
-        # definite, so that the step solves (-H + lam |diag H|) d = g and is an ascent direction even
-        # where profit is not concave (lam = 0 is the Newton step); the diagonal scaling gives each
-        # offer a step on the scale of its own curvature, however small its share.
-        shift = 0.0
-        solved = False
-        for _ in range(80):
-            for o in range(t):
-                rhs[o] = grad[o] if active[o] else 0.0
-                for q in range(t):
-                    if active[o] and active[q]:
-                        system[o, q] = -hess[o, q] + (shift * max(abs(hess[o, o]), 1e-300) if o == q else 0.0)
-                    else:
-                        system[o, q] = 1.0 if o == q else 0.0
-            if _cholesky_solve(system, rhs, step):
-                solved = True
-                break
-            shift = 4.0 * shift if shift > 0.0 else 1e-6
-        if not solved:  # no shift made the system positive definite (a non-finite Hessian): no step
-            return NOT_CONVERGED
+        if not _ascent_step(grad, hess, active, system, step):
+            return NOT_CONVERGED  # no shift made the system positive definite (a non-finite Hessian)
         alpha = damping
         accepted = False
         for _ in range(60):

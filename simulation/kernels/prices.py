@@ -72,19 +72,9 @@ def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, to
                 return iterations
             for o in range(t):
                 markup[o] = price_init[o] - cost[o]
-    # Start from the best common markup: with one markup m on every offer the lab's offers act as one
-    # offer of gross utility w_i = mu_i log sum_o exp((g_io - c_o) / mu_i) at cost 0 (exact for
-    # homogeneous users), solved globally like a single offer; Newton then moves the markups apart.
-    inclusive = np.empty(n)
-    for i in range(n):
-        top = (gross[i, 0] - cost[0]) / mu[i]
-        for o in range(1, t):
-            top = max(top, (gross[i, o] - cost[o]) / mu[i])
-        total = 0.0
-        for o in range(t):
-            total += math.exp((gross[i, o] - cost[o]) / mu[i] - top)
-        inclusive[i] = mu[i] * (top + math.log(total))
-    terms[0] += n * t
+    # Start from the best common markup (see _inclusive_values), solved globally like a single offer;
+    # Newton then moves the markups apart.
+    inclusive = _inclusive_values(gross, mu, cost, terms)
     start = 0.0
     for o in range(t):
         start += markup[o]
@@ -100,6 +90,25 @@ def _price_kernel(gross, mu, switching, is_provider, rival, cost, price_init, to
             iterations += start_iterations
     _write_prices(gross, mu, switching, is_provider, rival, cost, markup, prob, out_price, out_share, terms)
     return iterations
+
+
+@njit(cache=True)
+def _inclusive_values(gross, mu, cost, terms):
+    """w_i = mu_i log sum_o exp((g_io - c_o) / mu_i): with one markup m on every offer, the lab's offers
+    act as one offer of gross utility w_i at cost 0 (exact for homogeneous users)."""
+    n = gross.shape[0]
+    t = cost.shape[0]
+    inclusive = np.empty(n)
+    for i in range(n):
+        top = (gross[i, 0] - cost[0]) / mu[i]
+        for o in range(1, t):
+            top = max(top, (gross[i, o] - cost[o]) / mu[i])
+        total = 0.0
+        for o in range(t):
+            total += math.exp((gross[i, o] - cost[o]) / mu[i] - top)
+        inclusive[i] = mu[i] * (top + math.log(total))
+    terms[0] += n * t
+    return inclusive
 
 
 @njit(cache=True)
