@@ -36,7 +36,7 @@ import aimarket
 from aimarket.simulation import kernels
 assert kernels.__file__.startswith(sys.argv[1]), kernels.__file__
 from aimarket.simulation.run import simulate, warm_up
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 warm_up()
 scenario = load_scenario(None, json.loads(sys.argv[2]))
 start = time.process_time()

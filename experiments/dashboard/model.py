@@ -20,7 +20,7 @@ import mesa
 
 from aimarket.experiments.dashboard import controls
 from aimarket.simulation.errors import ScenarioError
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 
 #: Revenue-share series drawn per lab: the labs with the largest shares are named, the rest grouped.
 NAMED_LABS = 6
