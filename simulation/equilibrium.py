@@ -52,8 +52,8 @@ def check_offer(model, lab, market, candidate) -> None:
 
 
 def best_response_rounds(model, search_rounds: int | None = None, max_rounds: int | None = None) -> tuple[int, float]:
-    """Best-response rounds to the tolerance (E1), at most ``max_rounds`` (default ``labs.br_max_rounds``);
-    returns (rounds, Nash residual)."""
+    """Best-response rounds to the tolerance (E1, docs/ODD.md §7.6), at most ``max_rounds`` (default
+    ``labs.br_max_rounds``); returns (rounds, Nash residual)."""
     cfg = model.config.labs
     max_rounds = cfg.br_max_rounds if max_rounds is None else max_rounds
     search_rounds = cfg.k_search_rounds if search_rounds is None else search_rounds
@@ -96,7 +96,8 @@ def _log_share_jacobian(shares: np.ndarray, per_user: np.ndarray) -> np.ndarray:
 
 def invert_shares(market, observed: dict[int, float]) -> None:
     """Brand terms of the labs in ``observed`` so that their shares equal ``observed`` at the market's current
-    prices (E2): Newton on log shares, with the contraction step where Newton does not reduce the gap.
+    prices (step 2 of E2, docs/ODD.md §7.4): Newton on log shares, with the contraction step where Newton does
+    not reduce the gap.
     The market keeps the best brand terms found (the starting point of :func:`solve_brand`)."""
     labs = sorted(observed)
     target = np.log(np.array([observed[lab] for lab in labs]))

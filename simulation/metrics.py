@@ -23,7 +23,7 @@ VARIANT_NAMES = ("full", "distilled")
 
 
 def hhi(revenues: np.ndarray) -> float | None:
-    """Herfindahl-Hirschman index of revenue shares, in [1/n, 1]; None when total revenue is 0."""
+    """Herfindahl-Hirschman index of revenue shares, in [1/n, 1] (M1); None when total revenue is 0."""
     total = float(np.sum(revenues))
     if total <= 0:
         return None
@@ -32,7 +32,7 @@ def hhi(revenues: np.ndarray) -> float | None:
 
 
 def concentration_ratio(revenues: np.ndarray, top: int = 4) -> float | None:
-    """Revenue share of the ``top`` largest labs; None when total revenue is 0."""
+    """Revenue share of the ``top`` largest labs (M1: ``cr4``); None when total revenue is 0."""
     total = float(np.sum(revenues))
     if total <= 0:
         return None
@@ -40,6 +40,7 @@ def concentration_ratio(revenues: np.ndarray, top: int = 4) -> float | None:
 
 
 def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float | None:
+    """``sum w x / sum w`` (the usage-weighted means of M3, M15); None when the weights sum to 0."""
     total = float(np.sum(weights))
     return float(np.sum(values * weights) / total) if total > 0 else None
 
@@ -78,7 +79,7 @@ def human_level_share(market, eoom: float | None) -> float | None:
 
 def fleet_copies(model, lab, k: float) -> float:
     """Copies of ``lab``'s deployed model that its training fleet serves at once at multiplier ``k``
-    (L13). The fleet is the cluster that trained the model over ``labs.training_steps`` steps; serving,
+    (M8, L13). The fleet is the cluster that trained the model over ``labs.training_steps`` steps; serving,
     it delivers its training FLOP/s times ``inference_utilisation / training_utilisation * precision``."""
     s = model.config
     c = s.compute
