@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aimarket.simulation.scenario import Scenario, task_user_counts
+from aimarket.simulation.scenario.schema import Scenario, task_user_counts
 
 
 @dataclass

@@ -24,7 +24,7 @@ __all__ = ["MarketModel", "__version__", "load", "load_scenario", "sensitivity",
 
 #: public name -> module that defines it
 _EXPORTS = {
-    "load_scenario": "aimarket.simulation.scenario_io",
+    "load_scenario": "aimarket.simulation.scenario.loading",
     "simulate": "aimarket.simulation.run",
     "MarketModel": "aimarket.simulation.model",
     "sweep": "aimarket.experiments",

@@ -24,7 +24,7 @@ import numpy as np
 
 from aimarket.simulation.market import FULL, TaskMarket, Variants
 from aimarket.simulation.model import MarketModel
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 
 K_GRID = (1.0, 10.0 ** 0.5, 10.0, 10.0 ** 1.5)
 

@@ -38,7 +38,7 @@ from numba import njit
 from aimarket.simulation import kernels, reference
 from aimarket.simulation.model import MarketModel
 from aimarket.simulation.run import simulate, warm_up
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 
 EXP_VALUES = 1 << 20
 

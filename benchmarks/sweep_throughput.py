@@ -76,7 +76,7 @@ def main() -> int:
     from aimarket.experiments.sweeps.runner import warm_up
     from aimarket.experiments.sweeps.spec import read_experiment
     from aimarket.simulation.run import simulate
-    from aimarket.simulation.scenario_io import apply_overrides
+    from aimarket.simulation.scenario.overrides import apply_overrides
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     with tempfile.TemporaryDirectory() as tmp:

@@ -52,8 +52,8 @@ def check_offer(model, lab, market, candidate) -> None:
 
 
 def best_response_rounds(model, search_rounds: int | None = None, max_rounds: int | None = None) -> tuple[int, float]:
-    """Best-response rounds to the tolerance (E1), at most ``max_rounds`` (default ``labs.br_max_rounds``);
-    returns (rounds, Nash residual)."""
+    """Best-response rounds to the tolerance (E1, docs/ODD.md §7.6), at most ``max_rounds`` (default
+    ``labs.br_max_rounds``); returns (rounds, Nash residual)."""
     cfg = model.config.labs
     max_rounds = cfg.br_max_rounds if max_rounds is None else max_rounds
     search_rounds = cfg.k_search_rounds if search_rounds is None else search_rounds
@@ -88,9 +88,16 @@ def share_gap(market, observed: dict[int, float]) -> float:
     return float(np.max(np.abs(np.log(shares) - np.log([observed[lab] for lab in labs]))))
 
 
+def _log_share_jacobian(shares: np.ndarray, per_user: np.ndarray) -> np.ndarray:
+    """``d log s_j / d xi_k = mean_i P_ij (delta_jk - P_ik) / s_j`` at fixed prices (docs/ODD.md §7.4,
+    step 2 of E2), from the labs' mean shares and the (users x labs) probabilities."""
+    return (np.diag(shares) - per_user.T @ per_user / per_user.shape[0]) / shares[:, None]
+
+
 def invert_shares(market, observed: dict[int, float]) -> None:
     """Brand terms of the labs in ``observed`` so that their shares equal ``observed`` at the market's current
-    prices (E2): Newton on log shares, with the contraction step where Newton does not reduce the gap.
+    prices (step 2 of E2, docs/ODD.md §7.4): Newton on log shares, with the contraction step where Newton does
+    not reduce the gap.
     The market keeps the best brand terms found (the starting point of :func:`solve_brand`)."""
     labs = sorted(observed)
     target = np.log(np.array([observed[lab] for lab in labs]))
@@ -100,10 +107,8 @@ def invert_shares(market, observed: dict[int, float]) -> None:
     for _ in range(BRAND_NEWTON_STEPS):
         if np.max(np.abs(gap)) <= BRAND_TOLERANCE:
             break
-        # d log s_j / d xi_k = mean_i P_ij (delta_jk - P_ik) / s_j
-        jac = (np.diag(shares) - per_user.T @ per_user / per_user.shape[0]) / shares[:, None]
         try:
-            direction = np.linalg.solve(jac, gap)
+            direction = np.linalg.solve(_log_share_jacobian(shares, per_user), gap)
         except np.linalg.LinAlgError:
             direction = gap
         # Newton steps halved until the gap shrinks (in the Euclidean norm); the contraction step last
@@ -144,51 +149,87 @@ def _unreachable(model, pairs, gap) -> SimulationError:
         "or value_gradient, or the roster's share")
 
 
+class _BrandProblem:
+    """The unknowns of E2 (docs/ODD.md §7.4): one brand term per observed (task type, lab) pair, in the
+    order of ``pairs``, and the log-share gap they must close."""
+
+    def __init__(self, model, observed: list[dict[int, float]]):
+        self.model = model
+        self.observed = observed
+        self.tasks = [i for i, obs in enumerate(observed) if obs]
+        self.pairs = [(i, lab) for i in self.tasks for lab in sorted(observed[i])]
+        self.target = np.log([observed[i][lab] for i, lab in self.pairs])
+
+    def gap(self) -> np.ndarray:
+        """``log s_obs - log s_model`` of every pair at the markets' current prices and brands."""
+        with np.errstate(divide="ignore"):  # a share of 0 gives an infinite gap: unreachable, named below
+            return self.target - np.concatenate([np.log(lab_shares(self.model.markets[i], sorted(self.observed[i]))[0])
+                                                 for i in self.tasks])
+
+    def brands(self) -> np.ndarray:
+        """The markets' current brand terms of every pair."""
+        return np.array([self.model.markets[i].brand_of(lab) for i, lab in self.pairs])
+
+    def set_brands(self, x: np.ndarray) -> None:
+        """Give the markets the brand terms ``x`` (one per pair); other labs' brands are kept."""
+        for i in self.tasks:
+            market = self.model.markets[i]
+            solved = {lab: float(v) for (j, lab), v in zip(self.pairs, x, strict=True) if j == i}
+            market.set_brand({**market.brand, **solved})
+
+    def invert_at_current_prices(self) -> None:
+        """Step 2 of E2 on every task type with observed shares (:func:`invert_shares`)."""
+        for i in self.tasks:
+            invert_shares(self.model.markets[i], self.observed[i])
+
+    def gap_jacobian(self) -> np.ndarray:
+        """``d gap / d xi`` at fixed prices: block diagonal over task types, each block minus
+        :func:`_log_share_jacobian`."""
+        jac = np.zeros((len(self.pairs), len(self.pairs)))
+        start = 0
+        for i in self.tasks:
+            size = len(self.observed[i])
+            shares, per_user = lab_shares(self.model.markets[i], sorted(self.observed[i]))
+            jac[start:start + size, start:start + size] = -_log_share_jacobian(shares, per_user)
+            start += size
+        return jac
+
+
 def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tuple[int, float]:
     """Brand terms with which the *equilibrium* shares equal the observed ones to ``tolerance`` (largest
-    |log gap|); ``observed[task][lab_id]`` are the shares (E2).
+    |log gap|); ``observed[task][lab_id]`` are the shares (E2, docs/ODD.md §7.4, steps 1-5).
 
     First the shares are inverted at the no-brand equilibrium prices and labs choose their products
     against those brands (one equilibrium with the product search). Then inversion at the current prices
     and one repricing round alternate until both the share gap and the Nash residual are within their
-    tolerances. If the alternation stalls, ``gap(xi) = log s_obs - log s_eq(xi) = 0`` is solved, where
-    every evaluation reprices to the price equilibrium: by Broyden's
-    method from the Jacobian at fixed prices, with the BLP contraction step ``xi <- xi + gap(xi)`` wherever
-    Broyden's step does not shrink the gap (price responses damp the share response, so the contraction
-    still converges, slowly, near a share the equilibrium can only just reach).
+    tolerances (:func:`_alternate`). If the alternation stalls, ``gap(xi) = log s_obs - log s_eq(xi) = 0``
+    is solved, where every evaluation reprices to the price equilibrium (:func:`_broyden`).
     Returns (rounds, Nash residual) of the last equilibrium; the markets keep the solved brand terms."""
-    rounds, residual = best_response_rounds(model)
-    tasks = [i for i, obs in enumerate(observed) if obs]
-    for i in tasks:
-        invert_shares(model.markets[i], observed[i])
-    rounds, residual = best_response_rounds(model)
-    pairs = [(i, lab) for i in tasks for lab in sorted(observed[i])]
-    target = np.log([observed[i][lab] for i, lab in pairs])
+    best_response_rounds(model)  # step 1: the equilibrium without brands
+    problem = _BrandProblem(model, observed)
+    problem.invert_at_current_prices()  # step 2
+    rounds, residual = best_response_rounds(model)  # step 3
+    solved = _alternate(problem, tolerance, rounds, residual)
+    if solved is not None:
+        return solved
+    return _broyden(problem, tolerance)
 
-    def current_gap() -> np.ndarray:
-        with np.errstate(divide="ignore"):  # a share of 0 gives an infinite gap: unreachable, named below
-            return target - np.concatenate([np.log(lab_shares(model.markets[i], sorted(observed[i]))[0])
-                                            for i in tasks])
 
-    def brands() -> np.ndarray:
-        return np.array([model.markets[i].brand_of(lab) for i, lab in pairs])
+def _alternate(problem: _BrandProblem, tolerance: float, rounds: int, residual: float) -> tuple[int, float] | None:
+    """Step 4 of E2 (docs/ODD.md §7.4): (rounds, Nash residual) once the gap and the residual are within
+    their tolerances, or None when the alternation stalls.
 
-    def set_brands(x: np.ndarray) -> None:
-        for i in tasks:
-            market = model.markets[i]
-            solved = {lab: float(v) for (j, lab), v in zip(pairs, x, strict=True) if j == i}
-            market.set_brand({**market.brand, **solved})
-
-    # Alternating phase: the map G(xi) = "inversion at the prices after one repricing round at xi" has the
-    # solution as its fixed point and costs one round per evaluation (Broyden's method below costs a whole
-    # equilibrium per evaluation). Alone it converges slowly (the price response damps each inversion's
-    # effect on the shares), so its iterates are combined by Anderson acceleration (Walker and Ni 2011).
-    # Broyden's method takes over if the gap stops shrinking.
-    x = brands()
+    The map G(xi) = "inversion at the prices after one repricing round at xi" has the solution as its
+    fixed point and costs one round per evaluation (Broyden's method costs a whole equilibrium per
+    evaluation). Alone it converges slowly (the price response damps each inversion's effect on the
+    shares), so its iterates are combined by Anderson acceleration (Walker and Ni 2011). Broyden's method
+    takes over if the gap stops shrinking."""
+    model = problem.model
+    x = problem.brands()
     xs, gs = [], []
     best, stalled = math.inf, 0
     for _ in range(ALTERNATION_ROUNDS):
-        gap = current_gap()
+        gap = problem.gap()
         size = float(np.max(np.abs(gap)))
         if size <= tolerance and residual <= model.config.labs.br_tolerance:
             return rounds, residual
@@ -196,40 +237,40 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
         best = min(best, size)
         if stalled >= ALTERNATION_PATIENCE or not np.isfinite(size):
             break
-        for i in tasks:
-            invert_shares(model.markets[i], observed[i])
-        g = brands()
+        problem.invert_at_current_prices()
+        g = problem.brands()
         xs.append(x)
         gs.append(g)
         del xs[:-ANDERSON_DEPTH - 1], gs[:-ANDERSON_DEPTH - 1]
         x = _anderson(np.array(xs), np.array(gs))
-        set_brands(x)
+        problem.set_brands(x)
         rounds, residual = best_response_rounds(model, search_rounds=0, max_rounds=1)
-    rounds, residual = best_response_rounds(model, search_rounds=0)
-    state = {"rounds": rounds, "residual": residual}
+    return None
 
-    def gap_at(x: np.ndarray) -> np.ndarray:
+
+def _broyden(problem: _BrandProblem, tolerance: float) -> tuple[int, float]:
+    """Step 5 of E2 (docs/ODD.md §7.4): Broyden's method on gap(xi) = 0, every evaluation repriced to the
+    price equilibrium, from the Jacobian at fixed prices; where its step does not shrink the gap, the BLP
+    contraction step ``xi <- xi + gap(xi)`` is taken (price responses damp the share response, so the
+    contraction still converges, slowly, near a share the equilibrium can only just reach).
+    Returns (rounds, Nash residual); raises :class:`SimulationError` when the shares are out of reach."""
+    model = problem.model
+    state = {}
+    state["rounds"], state["residual"] = best_response_rounds(model, search_rounds=0)
+
+    def gap_at(x: np.ndarray, gap: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(x)):
-            raise _unreachable(model, pairs, gap)
-        set_brands(x)
+            raise _unreachable(model, problem.pairs, gap)
+        problem.set_brands(x)
         state["rounds"], state["residual"] = best_response_rounds(model, search_rounds=0)
-        return current_gap()
+        return problem.gap()
 
     def converged(gap: np.ndarray) -> bool:
         return float(np.max(np.abs(gap))) <= tolerance and state["residual"] <= model.config.labs.br_tolerance
 
-    x = brands()
-    gap = current_gap()
-    # Broyden's method on gap(xi) = 0 from the Jacobian at fixed prices; where its step does not shrink
-    # the gap, the contraction step xi + gap is taken (it always is a descent step for this map).
-    jac = np.zeros((len(pairs), len(pairs)))
-    start = 0
-    for i in tasks:
-        size = len(observed[i])
-        shares, per_user = lab_shares(model.markets[i], sorted(observed[i]))
-        jac[start:start + size, start:start + size] = -(np.diag(shares) - per_user.T @ per_user / per_user.shape[0]) \
-            / shares[:, None]
-        start += size
+    x = problem.brands()
+    gap = problem.gap()
+    jac = problem.gap_jacobian()
     best, stalled = float(np.linalg.norm(gap)), 0
     for _ in range(BRAND_OUTER_ROUNDS):
         if converged(gap):
@@ -243,10 +284,10 @@ def solve_brand(model, observed: list[dict[int, float]], tolerance: float) -> tu
             step = -np.linalg.solve(jac, gap)
         except np.linalg.LinAlgError:
             step = gap
-        new_gap = gap_at(x + step)
+        new_gap = gap_at(x + step, gap)
         if not (np.all(np.isfinite(new_gap)) and np.linalg.norm(new_gap) < np.linalg.norm(gap)):
             step = gap
-            new_gap = gap_at(x + step)
+            new_gap = gap_at(x + step, gap)
         jac += np.outer(new_gap - gap - jac @ step, step) / float(step @ step)
         x, gap = x + step, new_gap
-    raise _unreachable(model, pairs, gap)
+    raise _unreachable(model, problem.pairs, gap)

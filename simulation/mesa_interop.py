@@ -2,7 +2,7 @@
 ``mesa.DataCollector`` and ``model.running``, so that ``mesa.batch_run`` works on it (Mesa 3.3 and 3.5).
 
 Keyword construction: ``MarketModel(scenario=None, *, seed=None, **overrides)``. ``scenario`` is a
-:class:`~aimarket.simulation.scenario.Scenario`, a path to a TOML file, a nested dict, or None for the
+:class:`~aimarket.simulation.scenario.schema.Scenario`, a path to a TOML file, a nested dict, or None for the
 packaged default scenario. ``overrides`` are dotted scenario keys, written ``users__count=5000`` (a
 double underscore for each dot) or given as a dict (``overrides={"labs.roster.Google DeepMind.cash":
 2e10}`` or ``**{"users.count": 5000}``), validated exactly as ``aimarket run --set`` is: a bad key or
@@ -32,27 +32,14 @@ from typing import Any
 import mesa
 
 from aimarket.simulation.errors import ScenarioError, UserInputError
-from aimarket.simulation.scenario import Scenario
-
-
-def dotted_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword overrides as ``{dotted_key: value}``: ``users__count`` -> ``users.count``; a key named
-    ``overrides`` holding a dict contributes its items as they are (dots and spaces allowed)."""
-    pairs: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key == "overrides":
-            if not isinstance(value, Mapping):
-                raise ScenarioError(f"MarketModel: overrides must be a dict of dotted scenario keys (got {value!r})")
-            pairs.update({str(k): v for k, v in value.items()})
-        else:
-            pairs[str(key).replace("__", ".")] = value
-    return pairs
+from aimarket.simulation.scenario.overrides import apply_overrides, dotted_overrides
+from aimarket.simulation.scenario.schema import Scenario
 
 
 def model_scenario(scenario: Any, overrides: Mapping[str, Any]) -> Scenario:
     """The validated scenario of a model built from ``scenario`` (see the module docstring) with the
     keyword ``overrides`` applied."""
-    from aimarket.simulation.scenario_io import apply_overrides, load_scenario
+    from aimarket.simulation.scenario.loading import load_scenario
 
     pairs = dotted_overrides(overrides)
     if scenario is None or isinstance(scenario, str | Path):
@@ -100,4 +87,4 @@ def after_record(model) -> None:
     model.running = model.step_index + 1 < model.config.run.steps
 
 
-__all__ = ["after_record", "dotted_overrides", "model_scenario", "model_seed", "recorded", "timeseries_collector"]
+__all__ = ["after_record", "model_scenario", "model_seed", "recorded", "timeseries_collector"]

@@ -23,7 +23,7 @@ VARIANT_NAMES = ("full", "distilled")
 
 
 def hhi(revenues: np.ndarray) -> float | None:
-    """Herfindahl-Hirschman index of revenue shares, in [1/n, 1]; None when total revenue is 0."""
+    """Herfindahl-Hirschman index of revenue shares, in [1/n, 1] (M1); None when total revenue is 0."""
     total = float(np.sum(revenues))
     if total <= 0:
         return None
@@ -32,7 +32,7 @@ def hhi(revenues: np.ndarray) -> float | None:
 
 
 def concentration_ratio(revenues: np.ndarray, top: int = 4) -> float | None:
-    """Revenue share of the ``top`` largest labs; None when total revenue is 0."""
+    """Revenue share of the ``top`` largest labs (M1: ``cr4``); None when total revenue is 0."""
     total = float(np.sum(revenues))
     if total <= 0:
         return None
@@ -40,6 +40,7 @@ def concentration_ratio(revenues: np.ndarray, top: int = 4) -> float | None:
 
 
 def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float | None:
+    """``sum w x / sum w`` (the usage-weighted means of M3, M15); None when the weights sum to 0."""
     total = float(np.sum(weights))
     return float(np.sum(values * weights) / total) if total > 0 else None
 
@@ -78,7 +79,7 @@ def human_level_share(market, eoom: float | None) -> float | None:
 
 def fleet_copies(model, lab, k: float) -> float:
     """Copies of ``lab``'s deployed model that its training fleet serves at once at multiplier ``k``
-    (L13). The fleet is the cluster that trained the model over ``labs.training_steps`` steps; serving,
+    (M8, L13). The fleet is the cluster that trained the model over ``labs.training_steps`` steps; serving,
     it delivers its training FLOP/s times ``inference_utilisation / training_utilisation * precision``."""
     s = model.config
     c = s.compute
@@ -133,103 +134,80 @@ class Recorder:
         return SimulationError(f"step {model.step_index}, task '{market.task.name}': non-finite choice probabilities")
 
     def record(self, model, outcome: list[dict]) -> None:
-        s = model.config
-        trends = model.trends
-        line = model.regulator.frontier_line_eoom
+        """Append the step's timeseries row (M1-M13, M15, M16 of docs/ODD.md §7.13), its human-level labs
+        (M6) and its labs rows."""
         present = model.labs + model.exited_this_step
         revenues = np.array([lab.ledger.revenue for lab in present])
         row: dict = {
-            "step": model.step_index, "year": trends.year, "n_labs": len(model.labs), "arrivals": model.arrivals,
-            "entries": model.entries, "exits": model.exits, "entry_best_rejected_value": model.best_rejected_entry,
+            "step": model.step_index, "year": model.trends.year, "n_labs": len(model.labs),
+            "arrivals": model.arrivals, "entries": model.entries, "exits": model.exits,
+            "entry_best_rejected_value": model.best_rejected_entry,
             "hhi": hhi(revenues), "cr4": concentration_ratio(revenues), "br_rounds": model.br_rounds,
             "nash_residual": model.nash_residual,
         }
         by_id = {lab.lab_id: lab for lab in present}
-        frontier_usage = regulated_usage = 0.0
-        evading: set[int] = set()
-        inference_flop = 0.0
-        lerner_terms = [0.0, 0.0]
-        lab_k_usage: dict[int, list[float]] = {lab.lab_id: [0.0, 0.0] for lab in present}
+        usage = _StepUsage(present)
         human_level = {}
         for index, market in enumerate(model.markets):
-            task = market.task
             quantity = outcome[index]["quantity"]
-            sold = market.owner != SELF_HOST
-            surviving = np.isin(market.owner, [lab.lab_id for lab in model.labs])
-            frontier_eoom = float(np.max(market.eoom[surviving])) if np.any(surviving) else None
-            row[f"frontier_eoom_{task.name}"] = frontier_eoom
-            if model.step_index == 0 and frontier_eoom is not None:
-                self.start_capability[task.name] = frontier_eoom
-            row[f"price_{task.name}"] = weighted_mean(market.price[sold], quantity[sold])
-            row[f"k_{task.name}"] = weighted_mean(market.k[sold], quantity[sold])
-            row[f"tier_price_ratio_{task.name}"] = tier_price_ratio(market, quantity)
-            reference = self.start_capability.get(task.name)
-            capable = sold & (market.eoom >= reference - 1e-12) if reference is not None else np.zeros_like(sold)
-            row[f"price_fixed_capability_{task.name}"] = (float(np.min(market.price[capable])) if np.any(capable)
-                                                          else None)
-            row[f"outside_share_{task.name}"] = outcome[index]["outside_share"]
-            row[f"selfhost_share_{task.name}"] = float(np.sum(quantity[~sold]) / market.tasks_per_step) \
-                if market.tasks_per_step > 0 else None
-            revenue = market.price * quantity
-            lerner_terms[0] += float(np.sum(revenue[sold] * (market.price[sold] - market.cost[sold])
-                                            / market.price[sold]))
-            lerner_terms[1] += float(np.sum(revenue[sold]))
-            for o in range(market.owner.size):
-                inference_flop += quantity[o] * laws.flop_per_task(
-                    self._active_params(model, by_id, market.owner[o], market.variant[o]), task.tokens, market.k[o])
-                if market.eoom[o] >= line and quantity[o] > 0:
-                    frontier_usage += quantity[o]
-                    regulated = self._regulated(model, by_id, market.owner[o])
-                    regulated_usage += quantity[o] if regulated else 0.0
-                    if not regulated and market.owner[o] != SELF_HOST:
-                        evading.add(int(market.owner[o]))
-                if market.owner[o] != SELF_HOST:
-                    acc = lab_k_usage[int(market.owner[o])]  # token-weighted: how the fleet's compute splits
-                    acc[0] += quantity[o] * task.tokens * market.k[o]
-                    acc[1] += quantity[o] * task.tokens
-            cost, top, lab, k = best_reachable(model, market)
-            human_level[task.name] = None if cost is None else {
-                "cost": cost, "lab": lab.name, "k": k, "copies": fleet_copies(model, lab, k)}
-            row[f"human_level_cost_{task.name}"] = cost
-            row[f"human_level_share_{task.name}"] = human_level_share(market, top)
-        alive = model.labs
-        frontier = max(alive, key=lambda lab: lab.deployed.eoom_pre, default=None)
-        row["frontier_eoom"] = frontier.deployed.eoom_pre if frontier is not None else None
-        row["frontier_training_flop"] = max((lab.deployed.raw_flop for lab in alive), default=None)
-        ledgers = [lab.ledger for lab in present]
-        row["revenue"] = sum(g.revenue for g in ledgers)
-        row["lerner"] = lerner_terms[0] / lerner_terms[1] if lerner_terms[1] > 0 else None
-        row["training_spend"] = sum(g.training for g in ledgers)
-        row["inference_spend"] = sum(g.inference_cost for g in ledgers)
-        compute_spend = row["training_spend"] + row["inference_spend"]
-        row["inference_share"] = row["inference_spend"] / compute_spend if compute_spend > 0 else None
-        row["consumer_surplus"] = sum(o["consumer_surplus"] for o in outcome)
-        row["consumer_surplus_with_brand"] = sum(o["consumer_surplus_with_brand"] for o in outcome)
-        row["profit"] = sum(g.profit for g in ledgers)
-        best_open = model.best_open_model
-        has_gap = best_open is not None and frontier is not None
-        row["open_gap_eoom"] = row["frontier_eoom"] - best_open.eoom_pre if has_gap else None
-        row["open_gap_compute"] = row["frontier_training_flop"] / best_open.raw_flop if has_gap else None
-        row["regulated_share"] = regulated_usage / frontier_usage if frontier_usage > 0 else None
-        row["evading_labs"] = len(evading)
-        model.regulator.note_evasion(len(evading))
-        training_runs = [lab.training.model for lab in alive if lab.training is not None
-                         and lab.training.release_step is None]
-        duration = s.labs.training_steps * s.time.step_years
-        row["max_site_power_mw"] = max(  # at the energy efficiency of the step the run started
-            (laws.site_power_mw(run.raw_flop, duration, trends_at(s, run.step_started).flop_per_joule)
-             for run in training_runs), default=0.0)
-        row["inference_energy_mwh"] = laws.inference_energy_mwh(inference_flop, trends.inference_flop_per_joule)
-        if frontier is not None:
-            used_k, used = lab_k_usage[frontier.lab_id]
-            k_bar = used_k / used if used > 0 else 1.0
-            row["frontier_copies"] = fleet_copies(model, frontier, k_bar)
-        else:
-            row["frontier_copies"] = None
+            self._market_columns(row, model, market, outcome[index])
+            self._add_offer_usage(usage, model, by_id, market, quantity)
+            human_level[market.task.name] = _human_level_columns(row, model, market)
+        frontier = _frontier_columns(row, model)
+        _spend_columns(row, present, outcome, usage)
+        _open_and_regulation_columns(row, model, frontier, usage)
+        _power_columns(row, model, usage)
+        row["frontier_copies"] = _frontier_copies(model, frontier, usage)
         row["agi_reached"] = all(v is not None for v in human_level.values())
         self.timeseries.append(row)
         self.human_level.append(human_level)
         self._record_labs(model, present, outcome)
+
+    def _market_columns(self, row: dict, model, market, outcome: dict) -> None:
+        """The task type's frontier (M2), usage-weighted price and k (M3), tier price ratio and price at fixed
+        capability (M15), outside and self-hosting shares."""
+        task = market.task
+        quantity = outcome["quantity"]
+        sold = market.owner != SELF_HOST
+        surviving = np.isin(market.owner, [lab.lab_id for lab in model.labs])
+        frontier_eoom = float(np.max(market.eoom[surviving])) if np.any(surviving) else None
+        row[f"frontier_eoom_{task.name}"] = frontier_eoom
+        if model.step_index == 0 and frontier_eoom is not None:
+            self.start_capability[task.name] = frontier_eoom
+        row[f"price_{task.name}"] = weighted_mean(market.price[sold], quantity[sold])
+        row[f"k_{task.name}"] = weighted_mean(market.k[sold], quantity[sold])
+        row[f"tier_price_ratio_{task.name}"] = tier_price_ratio(market, quantity)
+        reference = self.start_capability.get(task.name)
+        capable = sold & (market.eoom >= reference - 1e-12) if reference is not None else np.zeros_like(sold)
+        row[f"price_fixed_capability_{task.name}"] = (float(np.min(market.price[capable])) if np.any(capable)
+                                                      else None)
+        row[f"outside_share_{task.name}"] = outcome["outside_share"]
+        row[f"selfhost_share_{task.name}"] = float(np.sum(quantity[~sold]) / market.tasks_per_step) \
+            if market.tasks_per_step > 0 else None
+
+    def _add_offer_usage(self, usage: _StepUsage, model, by_id, market, quantity: np.ndarray) -> None:
+        """Add the market's offers to the step's totals: Lerner terms (M16), inference FLOP (M10),
+        frontier-capable and regulated usage (M4), evading labs (M5) and each lab's k usage (M8)."""
+        task = market.task
+        line = model.regulator.frontier_line_eoom
+        sold = market.owner != SELF_HOST
+        revenue = market.price * quantity
+        usage.lerner[0] += float(np.sum(revenue[sold] * (market.price[sold] - market.cost[sold])
+                                        / market.price[sold]))
+        usage.lerner[1] += float(np.sum(revenue[sold]))
+        for o in range(market.owner.size):
+            usage.inference_flop += quantity[o] * laws.flop_per_task(
+                self._active_params(model, by_id, market.owner[o], market.variant[o]), task.tokens, market.k[o])
+            if market.eoom[o] >= line and quantity[o] > 0:
+                usage.frontier += quantity[o]
+                regulated = self._regulated(model, by_id, market.owner[o])
+                usage.regulated += quantity[o] if regulated else 0.0
+                if not regulated and market.owner[o] != SELF_HOST:
+                    usage.evading.add(int(market.owner[o]))
+            if market.owner[o] != SELF_HOST:
+                acc = usage.lab_k[int(market.owner[o])]  # token-weighted: how the fleet's compute splits
+                acc[0] += quantity[o] * task.tokens * market.k[o]
+                acc[1] += quantity[o] * task.tokens
 
     @staticmethod
     def _active_params(model, by_id, owner: int, variant: int) -> float:
@@ -270,3 +248,80 @@ class Recorder:
                         "profit": float((market.price[o] - market.cost[o]) * quantity[o]),
                         "brand": market.brand_of(lab.lab_id),
                     })
+
+
+class _StepUsage:
+    """Totals over every offer of a step, added in the order markets and offers are visited."""
+
+    def __init__(self, present):
+        self.frontier = 0.0  # frontier-capable usage (M4) [tasks]
+        self.regulated = 0.0  # the part of it served by regulated models (M4) [tasks]
+        self.evading: set[int] = set()  # labs serving frontier-capable usage with an unregulated model (M5)
+        self.inference_flop = 0.0  # M10 [FLOP]
+        self.lerner = [0.0, 0.0]  # numerator and denominator of the Lerner index (M16) [$]
+        self.lab_k: dict[int, list[float]] = {lab.lab_id: [0.0, 0.0] for lab in present}  # sum k tokens, tokens
+
+
+def _human_level_columns(row: dict, model, market) -> dict | None:
+    """The task type's human-level cost (M6) and share (M7); returns its human-level lab, k and copies (M8)
+    or None."""
+    task = market.task
+    cost, top, lab, k = best_reachable(model, market)
+    row[f"human_level_cost_{task.name}"] = cost
+    row[f"human_level_share_{task.name}"] = human_level_share(market, top)
+    return None if cost is None else {"cost": cost, "lab": lab.name, "k": k, "copies": fleet_copies(model, lab, k)}
+
+
+def _frontier_columns(row: dict, model):
+    """``frontier_eoom`` and ``frontier_training_flop`` over surviving labs (M2); returns the frontier lab."""
+    alive = model.labs
+    frontier = max(alive, key=lambda lab: lab.deployed.eoom_pre, default=None)
+    row["frontier_eoom"] = frontier.deployed.eoom_pre if frontier is not None else None
+    row["frontier_training_flop"] = max((lab.deployed.raw_flop for lab in alive), default=None)
+    return frontier
+
+
+def _spend_columns(row: dict, present, outcome: list[dict], usage: _StepUsage) -> None:
+    """Revenue, the Lerner index (M16), spend (M11), consumer surplus (M13) and profit of the step."""
+    ledgers = [lab.ledger for lab in present]
+    row["revenue"] = sum(g.revenue for g in ledgers)
+    row["lerner"] = usage.lerner[0] / usage.lerner[1] if usage.lerner[1] > 0 else None
+    row["training_spend"] = sum(g.training for g in ledgers)
+    row["inference_spend"] = sum(g.inference_cost for g in ledgers)
+    compute_spend = row["training_spend"] + row["inference_spend"]
+    row["inference_share"] = row["inference_spend"] / compute_spend if compute_spend > 0 else None
+    row["consumer_surplus"] = sum(o["consumer_surplus"] for o in outcome)
+    row["consumer_surplus_with_brand"] = sum(o["consumer_surplus_with_brand"] for o in outcome)
+    row["profit"] = sum(g.profit for g in ledgers)
+
+
+def _open_and_regulation_columns(row: dict, model, frontier, usage: _StepUsage) -> None:
+    """The open gap (M12), the regulated share (M4) and the evading labs (M5), which the regulator notes."""
+    best_open = model.best_open_model
+    has_gap = best_open is not None and frontier is not None
+    row["open_gap_eoom"] = row["frontier_eoom"] - best_open.eoom_pre if has_gap else None
+    row["open_gap_compute"] = row["frontier_training_flop"] / best_open.raw_flop if has_gap else None
+    row["regulated_share"] = usage.regulated / usage.frontier if usage.frontier > 0 else None
+    row["evading_labs"] = len(usage.evading)
+    model.regulator.note_evasion(len(usage.evading))
+
+
+def _power_columns(row: dict, model, usage: _StepUsage) -> None:
+    """The largest site power of a training run in progress (M9, L11) and the inference energy (M10, L12)."""
+    s = model.config
+    training_runs = [lab.training.model for lab in model.labs if lab.training is not None
+                     and lab.training.release_step is None]
+    duration = s.labs.training_steps * s.time.step_years
+    row["max_site_power_mw"] = max(  # at the energy efficiency of the step the run started
+        (laws.site_power_mw(run.raw_flop, duration, trends_at(s, run.step_started).flop_per_joule)
+         for run in training_runs), default=0.0)
+    row["inference_energy_mwh"] = laws.inference_energy_mwh(usage.inference_flop, model.trends.inference_flop_per_joule)
+
+
+def _frontier_copies(model, frontier, usage: _StepUsage) -> float | None:
+    """Copies of the frontier lab's model its training fleet serves at the lab's token-weighted mean k (M8)."""
+    if frontier is None:
+        return None
+    used_k, used = usage.lab_k[frontier.lab_id]
+    k_bar = used_k / used if used > 0 else 1.0
+    return fleet_copies(model, frontier, k_bar)

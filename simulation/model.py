@@ -40,7 +40,7 @@ from aimarket.simulation.market import FULL, SELF_HOST, TaskMarket, latency_limi
 from aimarket.simulation.mesa_interop import after_record, model_scenario, model_seed, timeseries_collector
 from aimarket.simulation.metrics import Recorder
 from aimarket.simulation.planning import training_options
-from aimarket.simulation.scenario import Scenario
+from aimarket.simulation.scenario.schema import Scenario
 from aimarket.simulation.trends import algo_eff_at_year, trends_at
 
 SHARE_TOLERANCE = 1e-10  # largest |log gap| between step-0 shares and the roster's observed shares

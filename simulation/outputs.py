@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from aimarket.simulation.errors import EnvironmentFault, SimulationError
-from aimarket.simulation.scenario import Scenario
+from aimarket.simulation.scenario.schema import Scenario
 
 _INT_COLUMNS = {"step", "n_labs", "arrivals", "entries", "exits", "evading_labs", "lab", "tier", "br_rounds"}
 _BOOL_COLUMNS = {"agi_reached", "alive", "open_weights", "regulated", "training", "affordable", "chosen"}

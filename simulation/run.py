@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from aimarket.simulation.outputs import check_finite, decisions_table, labs_table, timeseries_table
-from aimarket.simulation.scenario import Scenario
+from aimarket.simulation.scenario.schema import Scenario
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def simulate(scenario: Scenario, *, seed: int | None = None, steps: int | None =
 
 def warm_up() -> None:
     """Compile (or load from the cache) every numba kernel with a tiny run; call once per process."""
-    from aimarket.simulation.scenario_io import load_scenario
+    from aimarket.simulation.scenario.loading import load_scenario
 
     tiny = load_scenario(None, {"users.count": 60, "run.steps": 1, "labs.br_max_rounds": 2})
     simulate(tiny)

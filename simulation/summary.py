@@ -6,7 +6,7 @@ from importlib import metadata
 
 import numpy as np
 
-from aimarket.simulation.scenario_io import scenario_hash, scenario_to_dict
+from aimarket.simulation.scenario.schema import scenario_hash, scenario_to_dict
 
 
 def package_version() -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimarket.simulation import laws
-from aimarket.simulation.scenario import Scenario
+from aimarket.simulation.scenario.schema import Scenario
 
 
 @dataclass(frozen=True)

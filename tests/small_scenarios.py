@@ -3,7 +3,7 @@ settings those tests rely on pinned, so that recalibrating scenarios/default.tom
 
 from __future__ import annotations
 
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 
 PINNED = {"users.count": 600, "labs.k_search_rounds": 2, "labs.opex": 5e7, "labs.financing_multiple": 1.0,
           "labs.exit_after": 4, "labs.model_cycle": 4, "labs.training_steps": 2, "entry.arrivals": 0.0,

@@ -1,12 +1,13 @@
 """The layout shows the architecture (issue 17): a walk over the source of simulation/, agents/ and
 experiments/ (their Python files, parsed, never imported) checks
 
-- that imports run one way: cli -> questions -> analysis / sweep / dashboard / calibration -> the model
+- that imports run one way: cli -> questions -> analysis / sweeps / dashboard / calibration -> the model
   (aimarket.simulation, aimarket.agents), with the table ALLOWED below; the model never imports
   aimarket.experiments; the sweep engine never imports matplotlib nor analysis; analysis reads stores but
   never imports the runner or the session; the command line imports no matplotlib at module level;
-- that no module is longer than MAX_MODULE_LINES and no function longer than MAX_FUNCTION_LINES, but for
-  the short allow-list of files other work is splitting right now.
+  inside the model (MODEL_ALLOWED), the laws and kernels import nothing above them, the plain-Python
+  references only each other and no model module computes with them;
+- that no module is longer than MAX_MODULE_LINES and no function longer than MAX_FUNCTION_LINES.
 
 Each test lists every violation at once, as ``file:line: what``.
 """
@@ -42,18 +43,20 @@ FORBIDDEN = {
 #: single files with a wider table: ``python -m aimarket.experiments.questions`` is the command line
 EXCEPTIONS = {"experiments/questions/__main__.py": (f"{X}.cli",)}
 
+#: inside the model: package -> the aimarket modules it may import. The equations (laws, kernels) depend on
+#: nothing above them, the plain-Python references only on each other, and scenarios only on their schema.
+S = "aimarket.simulation"
+MODEL_ALLOWED = {
+    f"{S}.laws": (f"{S}.numba_cache",),
+    f"{S}.kernels": (f"{S}.kernels", f"{S}.laws", f"{S}.numba_cache"),
+    f"{S}.reference": (f"{S}.reference",),
+    f"{S}.scenario": (f"{S}.scenario", f"{S}.errors", "aimarket.resources"),
+}
+#: the references are for the tests and benchmarks: no module of the model computes with them
+REFERENCE = f"{S}.reference"
+
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
-#: "path" (a whole module) or "path:function" allowed over the limits
-ALLOW_LONG = {
-    "simulation/kernels.py",  # being split (issue 17)
-    "simulation/reference.py",  # being split (issue 17)
-    "simulation/scenario_io.py",  # being split (issue 17)
-    "simulation/equilibrium.py:solve_brand",  # being split (issue 17)
-    "simulation/metrics.py:record",  # being split (issue 17)
-    "simulation/scenario_io.py:_set_dotted",  # being split (issue 17)
-    "simulation/kernels.py:_multi_offer_newton",  # being split (issue 17)
-}
 
 
 def _sources() -> list[tuple[str, str, ast.Module]]:
@@ -117,8 +120,7 @@ def _import_violations() -> list[str]:
         for line, name, at_top in _imports(tree, module, rel.endswith("__init__.py")):
             where = f"{rel}:{line}"
             if layer is None:
-                if _within(name, (X,)):
-                    problems.append(f"{where}: the model imports {name}")
+                problems += _model_violations(where, module, name)
                 continue
             if _within(name, FORBIDDEN.get(layer, ())):
                 problems.append(f"{where}: {layer or 'experiments'} must not import {name}")
@@ -129,16 +131,27 @@ def _import_violations() -> list[str]:
     return problems
 
 
+def _model_violations(where: str, module: str, name: str) -> list[str]:
+    if _within(name, (X,)):
+        return [f"{where}: the model imports {name}"]
+    if _within(name, (REFERENCE,)) and not _within(module, (REFERENCE,)):
+        return [f"{where}: {module} computes with the plain-Python reference {name}"]
+    for package, allowed in MODEL_ALLOWED.items():
+        if _within(module, (package,)) and name.startswith("aimarket") and not _within(name, allowed):
+            return [f"{where}: {package} imports {name} (allowed: {', '.join(allowed)})"]
+    return []
+
+
 def _length_violations() -> list[str]:
     problems = []
     for rel, _module, tree in _sources():
         lines = len((ROOT / rel).read_text(encoding="utf-8").splitlines())
-        if lines > MAX_MODULE_LINES and rel not in ALLOW_LONG:
+        if lines > MAX_MODULE_LINES:
             problems.append(f"{rel}:1: {lines} lines (at most {MAX_MODULE_LINES})")
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = node.end_lineno - node.lineno + 1
-                if length > MAX_FUNCTION_LINES and f"{rel}:{node.name}" not in ALLOW_LONG:
+                if length > MAX_FUNCTION_LINES:
                     problems.append(f"{rel}:{node.lineno}: {node.name} has {length} lines (at most {MAX_FUNCTION_LINES})")
     return problems
 
@@ -164,6 +177,13 @@ def test_the_walk_sees_a_forbidden_import():
     found = [(line, name) for line, name, _top in _imports(tree, "aimarket.experiments.sweeps.x", False)]
     assert found == [(1, "matplotlib"), (2, "aimarket.experiments.analysis.plot")]
     assert all(_within(name, FORBIDDEN["sweeps"]) for _line, name in found)
+
+
+def test_the_walk_sees_a_kernel_importing_upwards():
+    """A kernel importing the market (above it) or a model module using a reference is caught."""
+    assert _model_violations("k:1", f"{S}.kernels.choice", f"{S}.market")
+    assert _model_violations("m:1", f"{S}.market", f"{REFERENCE}.choice")
+    assert not _model_violations("k:1", f"{S}.kernels.prices", f"{S}.kernels.single_offer")
 
 
 def test_no_subpackage_shadows_the_public_api():

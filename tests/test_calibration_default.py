@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from aimarket.experiments.calibration import DEFAULT_TARGETS, check, read_targets
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 
 #: rows the version-2 model does not reach, with the mechanism (docs/ODD.md §5.5)
 KNOWN_MISSES = {

@@ -13,7 +13,9 @@ from aimarket.experiments.calibration import calibrate, calibrated_toml, fit, pa
 from aimarket.experiments.calibration.targets import parse_targets
 from aimarket.experiments.cli import main
 from aimarket.simulation.errors import ScenarioError, UserInputError
-from aimarket.simulation.scenario_io import DEFAULT_SCENARIO, apply_overrides, load_scenario, scenario_hash
+from aimarket.simulation.scenario.loading import DEFAULT_SCENARIO, load_scenario
+from aimarket.simulation.scenario.overrides import apply_overrides
+from aimarket.simulation.scenario.schema import scenario_hash
 from tests.calibration_helpers import synthetic_result
 
 TRUTH = {"users.logit_scale": 0.35, "tasks.reasoning.tasks_per_step": 3e9}

@@ -21,7 +21,7 @@ pytest.importorskip("solara", reason="the dashboard needs the 'viz' extra: pip i
 from aimarket.experiments.dashboard import controls  # noqa: E402
 from aimarket.experiments.dashboard.model import DashboardModel, series_names  # noqa: E402
 from aimarket.simulation.model import MarketModel  # noqa: E402
-from aimarket.simulation.scenario_io import load_scenario  # noqa: E402
+from aimarket.simulation.scenario.loading import load_scenario  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -225,7 +225,7 @@ def test_scenario_types_are_strict(tmp_path, capsys, no_simulation, table, fragm
 
 
 def test_toml_integers_still_fill_float_fields(tmp_path, capsys):
-    from aimarket.simulation.scenario_io import load_scenario
+    from aimarket.simulation.scenario.loading import load_scenario
 
     scenario = tmp_path / "ints.toml"
     scenario.write_text(EXTENDS + "[run]\nsteps = 40\n[entry]\ncash = 0\n[labs]\nopex = 0\n")

@@ -14,7 +14,7 @@ from aimarket.simulation.errors import ScenarioError
 from aimarket.simulation.market import latency_limit
 from aimarket.simulation.model import MarketModel
 from aimarket.simulation.run import simulate
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 from tests.small_scenarios import scenario
 
 ROSTER = [

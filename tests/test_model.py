@@ -18,7 +18,7 @@ from aimarket.simulation import laws
 from aimarket.simulation.model import MarketModel
 from aimarket.simulation.outputs import write_outputs
 from aimarket.simulation.run import simulate
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "scenarios" / "static_homogeneous.toml"

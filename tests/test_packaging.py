@@ -17,8 +17,8 @@ from aimarket import resources
 from aimarket.experiments.cli import main
 from aimarket.experiments.questions import EXPERIMENTS, SIZES, experiment_file
 from aimarket.experiments.sweeps.spec import read_experiment
-from aimarket.simulation import scenario_io
 from aimarket.simulation.outputs import atomic_write
+from aimarket.simulation.scenario import loading
 
 REPO = Path(__file__).resolve().parents[1]
 SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
@@ -39,7 +39,7 @@ def test_the_public_api():
     assert set(aimarket.__all__) == {"load_scenario", "simulate", "MarketModel", "sweep", "load", "sensitivity",
                                      "__version__"}
     assert aimarket.__version__ == "0.1.0"
-    assert aimarket.load_scenario is scenario_io.load_scenario
+    assert aimarket.load_scenario is loading.load_scenario
     assert aimarket.sweep.__module__ == "aimarket.experiments"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         aimarket.nothing  # noqa: B018
@@ -55,8 +55,8 @@ def test_no_top_level_simulation_agents_or_experiments_module(tmp_path):
 def test_packaged_files_are_found_with_importlib_resources():
     assert resources.scenario_names() == sorted(p.stem for p in (REPO / "scenarios").glob("*.toml")
                                                 if p.name != "targets_2025.toml")
-    assert scenario_io.DEFAULT_SCENARIO == resources.scenario_file("default")
-    assert scenario_io.DEFAULT_SCENARIO.samefile(REPO / "scenarios" / "default.toml")
+    assert loading.DEFAULT_SCENARIO == resources.scenario_file("default")
+    assert loading.DEFAULT_SCENARIO.samefile(REPO / "scenarios" / "default.toml")
     assert resources.targets_file().is_file() and resources.style_file().is_file()
     assert (resources.templates_folder() / "report.html.j2").is_file()
     # every experiment file resolves its base scenario inside the package
@@ -77,7 +77,7 @@ def test_scenarios_lists_and_copies(tmp_path, capsys):
     assert main(["scenarios", "copy", "policy_capability", str(tmp_path / "mine")]) == 0
     copy = tmp_path / "mine" / "policy_capability.toml"
     assert (tmp_path / "mine" / "default.toml").is_file()  # the file it extends comes along
-    assert scenario_io.load_scenario(copy) == scenario_io.load_scenario(resources.scenario_file("policy_capability"))
+    assert loading.load_scenario(copy) == loading.load_scenario(resources.scenario_file("policy_capability"))
     copy.write_text(copy.read_text() + "\n# edited\n")
     capsys.readouterr()
     assert main(["scenarios", "copy", "policy_capability", str(tmp_path / "mine")]) == 2

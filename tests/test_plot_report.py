@@ -178,7 +178,7 @@ def test_overview_draws_lab_names_as_plain_text(tmp_path):
 
     from aimarket.simulation.overview import draw_overview
     from aimarket.simulation.run import simulate
-    from aimarket.simulation.scenario_io import load_scenario
+    from aimarket.simulation.scenario.loading import load_scenario
 
     result = simulate(load_scenario(None, {"users.count": 60}), steps=2)
     names = [r"Lab $\oops$" if n == "OpenAI" else n for n in result.labs.column("name").to_pylist()]

@@ -18,7 +18,7 @@ from aimarket.agents.lab import TrainedModel
 from aimarket.simulation import laws
 from aimarket.simulation.model import MarketModel
 from aimarket.simulation.run import simulate
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 from tests.small_scenarios import scenario
 
 ROOT = Path(__file__).resolve().parents[1]

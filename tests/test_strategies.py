@@ -10,7 +10,7 @@ from aimarket.agents.strategies import OptimiseStrategy, available_strategies, r
 from aimarket.experiments.cli import main as cli_main
 from aimarket.simulation.errors import ScenarioError
 from aimarket.simulation.run import simulate
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 
 SMALL = {"users.count": 600, "run.steps": 4, "entry.arrivals": 0.0}
 

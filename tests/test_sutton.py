@@ -9,7 +9,7 @@ import pytest
 from aimarket.experiments.sweeps.design import build_runs, load_base_scenario, run_overrides
 from aimarket.experiments.sweeps.spec import read_experiment
 from aimarket.simulation.run import simulate
-from aimarket.simulation.scenario_io import apply_overrides
+from aimarket.simulation.scenario.overrides import apply_overrides
 
 
 def sweep_by_size(name: str) -> dict[float, list[tuple[float, int]]]:

@@ -23,7 +23,8 @@ import numpy as np
 
 from aimarket.experiments.calibration.targets import RowResult, Target, evaluate
 from aimarket.simulation.errors import ScenarioError, UserInputError
-from aimarket.simulation.scenario_io import apply_overrides, scenario_hash, scenario_to_dict
+from aimarket.simulation.scenario.overrides import apply_overrides
+from aimarket.simulation.scenario.schema import scenario_hash, scenario_to_dict
 
 #: Residual of a row the model leaves undefined [tolerances]: as bad as being off by tolerance^10.
 UNDEFINED_RESIDUAL = 10.0

@@ -67,7 +67,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
     if args.list_quantities:
         print("\n".join(calibration.registry_lines()))
         return 0
-    from aimarket.simulation.scenario_io import load_scenario, parse_set_option
+    from aimarket.simulation.scenario.loading import load_scenario
+    from aimarket.simulation.scenario.overrides import parse_set_option
 
     steps = _integer("--steps", args.steps, 1)
     seed = _integer("--seed", args.seed, 0)

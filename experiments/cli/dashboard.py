@@ -57,7 +57,7 @@ def dashboard_command(args: argparse.Namespace) -> int:
     if not host:
         raise UserInputError("--host: give an address to listen on, e.g. 127.0.0.1")
     if args.scenario is not None:
-        from aimarket.simulation.scenario_io import load_scenario
+        from aimarket.simulation.scenario.loading import load_scenario
 
         if not Path(args.scenario).is_file():
             raise UserInputError(f"{args.scenario}: scenario file not found")

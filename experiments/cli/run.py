@@ -116,7 +116,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from aimarket.simulation.scenario_io import load_scenario, parse_set_option
+    from aimarket.simulation.scenario.loading import load_scenario
+    from aimarket.simulation.scenario.overrides import parse_set_option
 
     # 1. validate everything the user gave (no simulation, no file written yet)
     steps = _integer("--steps", args.steps, 1)

@@ -26,7 +26,7 @@ from aimarket.experiments.analysis.style import STYLE  # noqa: E402
 from aimarket.experiments.dashboard import components as C  # noqa: E402
 from aimarket.experiments.dashboard.controls import defaults, model_params  # noqa: E402
 from aimarket.experiments.dashboard.model import DashboardModel  # noqa: E402
-from aimarket.simulation.scenario_io import load_scenario  # noqa: E402
+from aimarket.simulation.scenario.loading import load_scenario  # noqa: E402
 
 #: Environment variable naming the scenario file (unset: scenarios/default.toml).
 SCENARIO_VARIABLE = "AIMARKET_DASHBOARD_SCENARIO"

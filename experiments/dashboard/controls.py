@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from aimarket.simulation.scenario import Scenario
+from aimarket.simulation.scenario.schema import Scenario
 
 #: Users sampled by the dashboard's model unless the page sets another count: small enough that a step
 #: takes well under 0.5 s of compute on Python 3.11 and 3.12 (the full default scenario samples 5,000;

@@ -3,7 +3,7 @@ series the page plots, collected by Mesa's DataCollector after every step.
 
 :class:`DashboardModel` is a Mesa model whose keyword arguments are the dashboard's controls (dotted
 scenario keys in widget units, see :mod:`aimarket.experiments.dashboard.controls`) and ``scenario_path``.
-It builds the scenario with :func:`aimarket.simulation.scenario_io.load_scenario` and steps a
+It builds the scenario with :func:`aimarket.simulation.scenario.loading.load_scenario` and steps a
 :class:`aimarket.simulation.model.MarketModel` with the scenario's seed, so its numbers are exactly those of
 ``aimarket run`` with the same ``--set`` options. The model is built with step 0 done (the 2025
 market, brand terms solved, docs/ODD.md §7.4), so the page opens on it and each Step adds a quarter.
@@ -20,7 +20,7 @@ import mesa
 
 from aimarket.experiments.dashboard import controls
 from aimarket.simulation.errors import ScenarioError
-from aimarket.simulation.scenario_io import load_scenario
+from aimarket.simulation.scenario.loading import load_scenario
 
 #: Revenue-share series drawn per lab: the labs with the largest shares are named, the rest grouped.
 NAMED_LABS = 6

@@ -158,7 +158,8 @@ def run_overrides(exp: Experiment, run: Run) -> dict[str, Any]:
 
 def load_base_scenario(exp: Experiment):
     """The base scenario with the experiment's overrides and ``steps`` applied (a Scenario)."""
-    from aimarket.simulation.scenario_io import apply_overrides, load_scenario
+    from aimarket.simulation.scenario.loading import load_scenario
+    from aimarket.simulation.scenario.overrides import apply_overrides
 
     try:
         base = load_scenario(exp.scenario_path)
@@ -190,7 +191,7 @@ def validate_against_scenario(exp: Experiment, base, runs: list[Run]) -> None:
     """Check every factor key and value against the scenario schema (strict types: a string is not a
     number) and the registered strategies: each factor's values (a list's values, a range's low and
     high) applied one at a time, then the first design point whole. Nothing is simulated."""
-    from aimarket.simulation.scenario_io import apply_overrides
+    from aimarket.simulation.scenario.overrides import apply_overrides
 
     try:
         check_strategies(base)

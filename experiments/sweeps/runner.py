@@ -107,7 +107,7 @@ def execute(task: Task) -> Outcome:
     """Make one run and serialise its kept outputs; never raises (errors are returned)."""
     start = time.perf_counter()
     try:
-        from aimarket.simulation.scenario_io import apply_overrides
+        from aimarket.simulation.scenario.overrides import apply_overrides
 
         warm_up()
         scenario = apply_overrides(task.base, task.overrides)

@@ -44,7 +44,7 @@ FORMAT = 2  # 2: run folders hold _files.json and a _SUCCESS with its hash; mani
 
 def prepare(experiment_path: str | Path):
     """Read and fully validate an experiment: (experiment, base scenario, runs, design table, identity)."""
-    from aimarket.simulation.scenario_io import scenario_hash
+    from aimarket.simulation.scenario.schema import scenario_hash
 
     name = Path(experiment_path).name
     try:
@@ -117,7 +117,7 @@ def _check_code(out: Path, manifest: dict, code: dict, allow_code_change: bool) 
 
 
 def _new_manifest(exp: Experiment, base, runs, identity: dict, code: dict) -> dict[str, Any]:
-    from aimarket.simulation.scenario_io import scenario_to_dict
+    from aimarket.simulation.scenario.schema import scenario_to_dict
 
     return {
         "format": FORMAT,

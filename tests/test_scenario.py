@@ -8,16 +8,10 @@ from pathlib import Path
 import pytest
 
 from aimarket.simulation.errors import ScenarioError, UserInputError
-from aimarket.simulation.scenario import Scenario
-from aimarket.simulation.scenario_io import (
-    DEFAULT_SCENARIO,
-    apply_overrides,
-    load_scenario,
-    parse_set_option,
-    scenario_from_dict,
-    scenario_hash,
-    scenario_to_dict,
-)
+from aimarket.simulation.scenario.loading import DEFAULT_SCENARIO, load_scenario
+from aimarket.simulation.scenario.overrides import apply_overrides, parse_set_option
+from aimarket.simulation.scenario.schema import Scenario, scenario_hash, scenario_to_dict
+from aimarket.simulation.scenario.validation import scenario_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 # scenarios/targets_*.toml are calibration targets (aimarket calibrate), not scenarios

@@ -2,15 +2,18 @@
 
 A scenario is a TOML file (see ``scenarios/default.toml``) validated into the immutable
 :class:`Scenario` below. Validation errors are turned into one-line messages that name the dotted
-field and what is allowed by :mod:`aimarket.simulation.scenario_io`; this module only declares the schema.
+field and what is allowed by :mod:`aimarket.simulation.scenario.validation`; this module declares the
+schema, and the canonical form of a scenario (:func:`scenario_to_dict`, :func:`scenario_hash`).
 
 Section numbers refer to ``docs/ODD.md``, the model's specification.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -348,3 +351,14 @@ class Scenario(_Section):
     @property
     def task_names(self) -> list[str]:
         return [t.name for t in self.tasks]
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """The fully resolved scenario (defaults included) as a JSON-safe nested dict."""
+    return scenario.model_dump(mode="json")
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 (hex) of the scenario's canonical JSON (sorted keys, no whitespace)."""
+    text = json.dumps(scenario_to_dict(scenario), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
