@@ -57,9 +57,12 @@ def _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup, pr
     """Profit per user-task ``pi(m) = mean_i M_i`` with ``M_i = sum_o m_o P_io``, its gradient and Hessian:
 
         g_o = sum_i P_io (1 - (m_o - M_i) / mu_i)                              (D3, = 0 at the optimum)
-        H_oq = sum_i P_io / mu_i * (P_iq (k_io + k_iq) - d_oq (k_io + 1)),  k_io = 1 - (m_o - M_i) / mu_i,
+        H_oq = sum_i [ -P_io (d_oq - P_iq) / mu_i * k_io + P_io / mu_i * (-d_oq + P_iq k_iq) ],
+        k_io = 1 - (m_o - M_i) / mu_i.
 
-    (the derivative of g_o, whose terms are P_io k_io; symmetric, so only o <= q is summed).
+    (Summed in this form, not as P_io / mu_i (P_iq (k_io + k_iq) - d_oq (k_io + 1)): where one user buys an
+    offer for sure, the diagonal term cancels to zero, and the shorter form leaves a residue near 1e-266
+    that the Levenberg-Marquardt scaling by |diag H| cannot recover from.)
     ``prob`` receives P_io, ``grad`` and ``hess`` the derivatives; returns the profit."""
     n = gross.shape[0]
     t = cost.shape[0]
@@ -79,14 +82,11 @@ def _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup, pr
         for o in range(t):
             keep[o] = 1.0 - (markup[o] - big_m) * inv_mu
         for o in range(t):
-            weight = prob[i, o] * inv_mu
             grad[o] += prob[i, o] * keep[o]
-            hess[o, o] -= weight * (keep[o] + 1.0)
-            for q in range(o, t):
-                hess[o, q] += weight * prob[i, q] * (keep[o] + keep[q])
-    for o in range(t):
-        for q in range(o + 1, t):
-            hess[q, o] = hess[o, q]
+            for q in range(t):
+                delta = 1.0 if o == q else 0.0
+                hess[o, q] += (-prob[i, o] * (delta - prob[i, q]) * inv_mu * keep[o]
+                               + prob[i, o] * inv_mu * (-delta + prob[i, q] * keep[q]))
     return profit / n
 
 

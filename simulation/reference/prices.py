@@ -194,14 +194,11 @@ def _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup):
         profit += big_m
         keep = [1.0 - (markup[o] - big_m) * inv_mu for o in range(t)]
         for o in range(t):
-            weight = prob[i][o] * inv_mu
             grad[o] += prob[i][o] * keep[o]
-            hess[o][o] -= weight * (keep[o] + 1.0)
-            for q in range(o, t):
-                hess[o][q] += weight * prob[i][q] * (keep[o] + keep[q])
-    for o in range(t):
-        for q in range(o + 1, t):
-            hess[q][o] = hess[o][q]
+            for q in range(t):
+                delta = 1.0 if o == q else 0.0
+                hess[o][q] += (-prob[i][o] * (delta - prob[i][q]) * inv_mu * keep[o]
+                               + prob[i][o] * inv_mu * (-delta + prob[i][q] * keep[q]))
     return profit / n, grad, hess, prob
 
 
