@@ -167,13 +167,12 @@ def main() -> None:
     per_step = step_times(scenario.run.steps)
     runs = []
     for _ in range(args.repeats):
+        kernels.reset_logit_terms()
         start = time.process_time()
         simulate(scenario)
         runs.append(time.process_time() - start)
     run_cpu = statistics.median(runs)
-    kernels.reset_logit_terms()
-    simulate(scenario)
-    terms = kernels.logit_terms()
+    terms = kernels.logit_terms()  # of the last timed run (same scenario and seed: every run has the same)
     limit = terms / rate
     share_default = kernel_share(scenario)
     sweep = load_scenario(None, {"users.count": args.sweep_users, "run.steps": args.sweep_steps})

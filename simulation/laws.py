@@ -65,13 +65,18 @@ def inference_gain(k: float, alpha: float, kappa: float) -> float:
 
 
 @njit(cache=True)
-def success_probability(eoom: float, difficulty: float, width: float) -> float:
-    """(L6) Probability of succeeding at a task: ``P(E) = 1 / (1 + exp(-(E - d) / w))``.
+def logistic_of_minus(d: float) -> float:
+    """``1 / (1 + exp(d))``: the logistic of the success law (L6) and of one offer's logit share against
+    the rest of the choice set (log-odds -d). Without a branch (users' d fall on both sides of 0, so a
+    branch is mispredicted half the time): for d above ~709.8 exp(d) is inf and the result is the
+    correct limit 0, never NaN."""
+    return 1.0 / (1.0 + math.exp(d))
 
-    Evaluated without a branch (users' difficulties fall on both sides of a capability): for -z above
-    ~709.8 exp(-z) is inf and the result is the correct limit 0, never NaN.
-    """
-    return 1.0 / (1.0 + math.exp(-(eoom - difficulty) / width))
+
+@njit(cache=True)
+def success_probability(eoom: float, difficulty: float, width: float) -> float:
+    """(L6) Probability of succeeding at a task: ``P(E) = 1 / (1 + exp(-(E - d) / w))``."""
+    return logistic_of_minus(-(eoom - difficulty) / width)
 
 
 def ida_gain(exchange_rate: float, ida_flop: float, raw_flop: float) -> float:

@@ -175,22 +175,20 @@ class TaskMarket:
         rival = None if refresh else self.rival_log_sums(lab_id)  # before the table changes
         t = len(candidate.products)
         new_gross = self._product_gross(lab_id, candidate.products, candidate.eoom, remember=False)
+        new = {"variant": np.array(candidate.variant, dtype=np.int64), "k": candidate.k, "eoom": candidate.eoom,
+               "cost": candidate.cost, "price": candidate.price}
         own = np.flatnonzero(self.owner == lab_id)
         if own.size == t:
             self.gross[:, own] = new_gross
-            for name, values in (("variant", candidate.variant), ("k", candidate.k), ("eoom", candidate.eoom),
-                                 ("cost", candidate.cost), ("price", candidate.price)):
+            for name, values in new.items():
                 column = getattr(self, name).copy()  # new arrays: callers may hold the old ones
                 column[own] = values
                 setattr(self, name, column)
         else:
             keep = self.owner != lab_id
-            self.owner = np.concatenate([self.owner[keep], np.full(t, lab_id, dtype=np.int64)])
-            self.variant = np.concatenate([self.variant[keep], np.array(candidate.variant, dtype=np.int64)])
-            self.k = np.concatenate([self.k[keep], candidate.k])
-            self.eoom = np.concatenate([self.eoom[keep], candidate.eoom])
-            self.cost = np.concatenate([self.cost[keep], candidate.cost])
-            self.price = np.concatenate([self.price[keep], candidate.price])
+            new["owner"] = np.full(t, lab_id, dtype=np.int64)
+            for name, values in new.items():
+                setattr(self, name, np.concatenate([getattr(self, name)[keep], values]))
             self.gross = np.ascontiguousarray(np.concatenate([self.gross[:, keep], new_gross], axis=1))
         u = self.users
         self._rival = None

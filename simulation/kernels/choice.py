@@ -18,14 +18,6 @@ from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 
 
 @njit(cache=True)
-def _logistic_of_minus(d):
-    """1 / (1 + exp(d)): the probability of an offer whose log-odds against the rest of the choice set
-    is -d. Without a branch (users' d fall on both sides of 0, so a branch is mispredicted half the
-    time): for d above ~709.8 exp(d) is inf and the result is the correct limit 0, never NaN."""
-    return 1.0 / (1.0 + math.exp(d))
-
-
-@njit(cache=True)
 def _gross_utility_kernel(eoom, brand, value, mu, difficulty, width, out, terms):
     """out[i, o] = v_i * P(E_o; d_i, w) + mu_i * xi_o, with the task success law (L6)
     ``P = 1 / (1 + exp(-(E_o - d_i) / w))`` at the user's own difficulty ``d_i``."""

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-from aimarket.simulation.kernels.choice import _logistic_of_minus
+from aimarket.simulation.laws import logistic_of_minus
 from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 
 NOT_CONVERGED = -1
@@ -50,7 +50,7 @@ def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, markup,
         sold = 0.0
         for i in range(n):
             d = base[i] + m * inv_mu[i]
-            p = _logistic_of_minus(d)
+            p = logistic_of_minus(d)
             a = p * (1.0 - p) * inv_mu[i]
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
@@ -87,7 +87,7 @@ def _scan_profit(gross, mu, switching, is_provider, rival, cost, markup, stride,
     for i in range(0, gross.shape[0], stride):
         bonus = switching[i] if is_provider[i] else 0.0
         d = rival[i] - (gross[i] - cost + bonus - markup) / mu[i]
-        total += _logistic_of_minus(d)
+        total += logistic_of_minus(d)
         count += 1
     terms[0] += count
     return markup * total / count
@@ -151,7 +151,7 @@ def _mean_logistic(base, inv_mu, m, terms):
     total = 0.0
     for i in range(base.shape[0]):
         d = base[i] + m * inv_mu[i]
-        total += _logistic_of_minus(d)
+        total += logistic_of_minus(d)
     terms[0] += base.shape[0]
     return total / base.shape[0]
 
