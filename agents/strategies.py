@@ -75,6 +75,21 @@ class LabStrategy:
     def choose_training(self, lab, options: list[TrainingOption]) -> TrainingOption | None:
         raise NotImplementedError
 
+    def reprices_current_offers(self) -> bool:
+        """True when ``choose_offers(..., search=False)`` of a lab with offers only re-solves the prices of
+        its current products, warm-started from their current prices. The model then runs such rounds in
+        one compiled call per task type (docs/ODD.md §7.6), with the same result, instead of asking
+        ``choose_offers``. False here, so a strategy of your own is always asked."""
+        return False
+
+    def search_sets(self, lab, market, task_index: int, k_grid: np.ndarray) -> list | None:
+        """The candidate product sets when ``choose_offers(..., search=True)`` only screens them and takes
+        the most profitable (``market.best_response(..., screen=True)`` on the lab's price hints), each set
+        with as many products as the lab has offers; the model then runs the round in one compiled call per
+        task type, with the same result. None (here, and whenever the strategy decides otherwise) to be
+        asked ``choose_offers``. Must not change the lab."""
+        return None
+
 
 class StaticStrategy(LabStrategy):
     """Validation strategy: fixed model, fixed k per task type (roster ``k``, default 1, within the
@@ -118,14 +133,29 @@ class OptimiseStrategy(LabStrategy):
         return [(variant, k) for variant in (FULL, DISTILLED) for k in ks]
 
     def candidate_sets(self, lab, market, task_index: int, k_grid: np.ndarray) -> list[tuple[Product, ...]]:
+        sets = self.neighbour_sets(lab, market, task_index, k_grid)
+        if sets is not None:
+            return sets
+        lab.search_all.discard(task_index)
+        products = self.products(market, k_grid)
+        return self._full_search(lab, market, task_index, products, min(lab.model.config.labs.tiers, len(products)))
+
+    def search_sets(self, lab, market, task_index, k_grid):
+        if (type(self).choose_offers is not OptimiseStrategy.choose_offers
+                or type(self).candidate_sets is not OptimiseStrategy.candidate_sets):
+            return None
+        return self.neighbour_sets(lab, market, task_index, k_grid)
+
+    def neighbour_sets(self, lab, market, task_index: int, k_grid: np.ndarray) -> list[tuple[Product, ...]] | None:
+        """The lab's current products and their neighbours (one tier moved one grid step, or switched to the
+        other variant), or None when the whole product set is to be searched (a new model or offer count)."""
         products = self.products(market, k_grid)
         tiers = min(lab.model.config.labs.tiers, len(products))
         current = lab.offers.get(task_index)
         current = tuple(sorted(current.products)) if current is not None else None
         if (task_index in lab.search_all or current is None or len(current) != tiers
                 or not set(current) <= set(products)):
-            lab.search_all.discard(task_index)
-            return self._full_search(lab, market, task_index, products, tiers)
+            return None
         ks = sorted({k for _, k in products})
         sets = {current}
         for tier, (variant, k) in enumerate(current):
@@ -154,6 +184,10 @@ class OptimiseStrategy(LabStrategy):
         [best] = market.best_response(lab.lab_id, lab.variants, [lab.offers[task_index].products],
                                       lab.price_hint(task_index), warm=True)
         return best
+
+    def reprices_current_offers(self) -> bool:
+        """True unless a subclass decides its offers in a ``choose_offers`` of its own."""
+        return type(self).choose_offers is OptimiseStrategy.choose_offers
 
     def choose_training(self, lab, options):
         if not options:

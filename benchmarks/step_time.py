@@ -9,21 +9,22 @@ numba compilation is kept out of the timed figures by a warm-up run.
 * whole default run: CPU seconds (``time.process_time``) of ``simulate`` on the packaged default
   scenario, median of ``--repeats`` after a warm-up; its logit terms (every ``exp`` the kernels
   evaluate, counted by :mod:`aimarket.simulation.kernels.terms`), the exp-count limit (terms / exp
-  rate: the run's time if it did nothing but its exps) and the run's ratio to it (target <= 2);
-* kernel share: under cProfile, the time inside numba kernels (their dispatchers' own time) over the
-  run's; cProfile's per-call cost falls on Python, so the Python share it gives is an upper bound;
-  measured on the default and on the sweep size (``--sweep-users`` users, ``--sweep-steps`` steps);
+  rate: the run's time if it did nothing but its exps) and the run's ratio to it (target <= 2). The
+  machine's speed drifts by tens of percent within seconds where its cores are shared, so the exp
+  rate of the ratio is measured *during* the run: after every step a burst of ``BURST_EXPS`` bare
+  exps is timed (and its time taken out of the run's), and each run's ratio sets its CPU time against
+  the exp rate of its own bursts; the median of the runs' ratios is printed;
+* kernel share: the CPU time inside numba kernels called from Python (each timed) over the run's, on
+  the default and on the sweep size (``--sweep-users`` users, ``--sweep-steps`` steps);
 * cold start: wall time of ``aimarket run --steps 1`` with an empty numba cache and with a warm one.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import math
 import os
 import platform
-import pstats
 import statistics
 import subprocess
 import sys
@@ -66,32 +67,65 @@ def exp_rate(seconds: float = 1.0) -> float:
     return repeats * EXP_VALUES / best
 
 
-def kernel_functions() -> set[tuple[str, str]]:
-    """(file, name) of every numba kernel of the package (for cProfile's table)."""
+BURST_EXPS = 1 << 22  # bare exps timed after every step of a run (about 20 ms)
+
+
+def run_against_exps(scenario) -> tuple[float, float, int]:
+    """``(run CPU s, exp rate [exp/s], logit terms)`` of one ``simulate(scenario)`` with a burst of
+    ``BURST_EXPS`` bare exps timed after every step; the bursts' time is not the run's."""
+    z = np.random.default_rng(1).uniform(-20.0, 0.0, EXP_VALUES)
+    repeats = BURST_EXPS // EXP_VALUES
+    burst = [0.0, 0]
+
+    def after_step(_done: int) -> None:
+        start = time.process_time()
+        _exp_loop(z, repeats)
+        burst[0] += time.process_time() - start
+        burst[1] += repeats * EXP_VALUES
+
+    kernels.reset_logit_terms()
+    start = time.process_time()
+    simulate(scenario, progress=after_step)
+    total = time.process_time() - start
+    return total - burst[0], burst[1] / burst[0], kernels.logit_terms()
+
+
+def kernel_share(scenario) -> float:
+    """Share of ``simulate(scenario)``'s CPU time spent inside numba kernels called from Python: every
+    compiled function of the kernels package is wrapped, while the run lasts, in a timer that adds its
+    call's CPU time (the timer's own cost counts as Python, so the Python share is if anything too high;
+    unlike cProfile, which slows every Python call, it leaves the rest of the run as it is)."""
     import importlib
     import pkgutil
 
     from numba.core.registry import CPUDispatcher
 
-    found = set()
+    inside = [0.0]
+
+    def timed(dispatcher):
+        def call(*args):
+            start = time.process_time()
+            try:
+                return dispatcher(*args)
+            finally:
+                inside[0] += time.process_time() - start
+        return call
+
+    patched = []
     for info in pkgutil.iter_modules(kernels.__path__):
         module = importlib.import_module(f"{kernels.__name__}.{info.name}")
-        for name, obj in vars(module).items():
+        for name, obj in list(vars(module).items()):
             if isinstance(obj, CPUDispatcher):
-                found.add((obj.py_func.__code__.co_filename, name))
-    return found
-
-
-def kernel_share(scenario) -> float:
-    """Share of ``simulate(scenario)``'s profiled time spent inside numba kernels."""
-    profile = cProfile.Profile()
-    profile.enable()
-    simulate(scenario)
-    profile.disable()
-    stats = pstats.Stats(profile)
-    wanted = kernel_functions()
-    inside = sum(row[2] for (file, _, name), row in stats.stats.items() if (file, name) in wanted)
-    return inside / stats.total_tt
+                patched.append((module, name, obj))
+                setattr(module, name, timed(obj))
+    try:
+        start = time.process_time()
+        simulate(scenario)
+        total = time.process_time() - start
+    finally:
+        for module, name, obj in patched:
+            setattr(module, name, obj)
+    return inside[0] / total
 
 
 def cold_start(cache_dir: str) -> float:
@@ -155,29 +189,32 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="whole default runs to time (default 5)")
     parser.add_argument("--sweep-users", type=int, default=2000)
     parser.add_argument("--sweep-steps", type=int, default=20)
+    parser.add_argument("--quick", action="store_true",
+                        help="only the default run, its ratio to the exp-count limit and the kernel shares")
     args = parser.parse_args()
     rate = exp_rate()
-    with tempfile.TemporaryDirectory() as cache:
-        cold = compile_seconds(cache)
-        cached = compile_seconds(cache)
-        cold_run = cold_start(os.path.join(cache, "run"))
-        warm_run = cold_start(os.path.join(cache, "run"))
+    cold = cached = cold_run = warm_run = math.nan
+    if not args.quick:
+        with tempfile.TemporaryDirectory() as cache:
+            cold = compile_seconds(cache)
+            cached = compile_seconds(cache)
+            cold_run = cold_start(os.path.join(cache, "run"))
+            warm_run = cold_start(os.path.join(cache, "run"))
     warm_up()
     scenario = load_scenario(None)
     per_step = step_times(scenario.run.steps)
-    runs = []
+    runs, ratios, rates = [], [], []
     for _ in range(args.repeats):
-        kernels.reset_logit_terms()
-        start = time.process_time()
-        simulate(scenario)
-        runs.append(time.process_time() - start)
+        run, run_rate, terms = run_against_exps(scenario)  # same scenario and seed: every run has the same terms
+        runs.append(run)
+        rates.append(run_rate)
+        ratios.append(run * run_rate / terms)
     run_cpu = statistics.median(runs)
-    terms = kernels.logit_terms()  # of the last timed run (same scenario and seed: every run has the same)
-    limit = terms / rate
+    limit = terms / statistics.median(rates)
     share_default = kernel_share(scenario)
     sweep = load_scenario(None, {"users.count": args.sweep_users, "run.steps": args.sweep_steps})
     share_sweep = kernel_share(sweep)
-    fast, slow = kernel_speed_ratio()
+    fast, slow = (math.nan, math.nan) if args.quick else kernel_speed_ratio()
     print(f"aimarket step-time benchmark, {date.today()}, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}, {os.cpu_count()} cores (numba kernels run on one core)")
     print(f"default scenario: {scenario.users.count} users, {len(scenario.labs.roster)} labs at the start, "
@@ -187,9 +224,11 @@ def main() -> None:
           f"(min {min(per_step) * 1e3:.1f}, max {max(per_step) * 1e3:.1f})")
     print(f"whole default run, CPU s (median of {args.repeats}): {run_cpu:8.2f} s  "
           f"(runs {', '.join(f'{x:.2f}' for x in runs)})")
-    print(f"logit terms of the run:             {terms:10.3e} -> exp-count limit {limit:.2f} s; the run is "
-          f"{run_cpu / limit:.2f}x the limit (target <= 2)")
-    print(f"time in numba kernels (cProfile):   default {share_default:6.1%}, sweep size "
+    print(f"logit terms of the run:             {terms:10.3e} -> exp-count limit {limit:.2f} s at the runs' median "
+          f"exp rate {statistics.median(rates):.3e} exp/s (measured between their steps)")
+    print(f"the run against its exp-count limit: {statistics.median(ratios):.2f}x (median of the runs' ratios "
+          f"{', '.join(f'{x:.2f}' for x in ratios)}; target <= 2)")
+    print(f"time in numba kernels (timed calls): default {share_default:6.1%}, sweep size "
           f"({args.sweep_users} users, {args.sweep_steps} steps) {share_sweep:6.1%} -> Python at most "
           f"{1 - share_sweep:.1%} (target < 20%)")
     print(f"kernels, 2000 users x 8 offers:     {fast * 1e3:8.2f} ms numba vs {slow * 1e3:.0f} ms reference "

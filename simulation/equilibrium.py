@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from aimarket.simulation import market_rounds
 from aimarket.simulation.errors import SimulationError
 
 BRAND_TOLERANCE = 1e-12  # largest |log s_model - log s_observed| of the brand inversion
@@ -60,18 +61,67 @@ def best_response_rounds(model, search_rounds: int | None = None, max_rounds: in
     search_rounds = min(search_rounds, max_rounds - 1)  # the last round reprices: a finite residual
     residual = math.inf
     for r in range(max_rounds):
-        residual = 0.0
-        for lab in model.labs:
-            for index, market in enumerate(model.markets):
-                old = lab.offers.get(index)
-                candidate = lab.strategy.choose_offers(lab, market, index, model.k_grid, search=r < search_rounds)
-                check_offer(model, lab, market, candidate)
-                residual = max(residual, _price_change(old, candidate))
-                market.replace_lab_offers(lab.lab_id, candidate)
-                lab.offers[index] = candidate
+        search = r < search_rounds
+        residual = _compiled_round(model, search)
+        if residual is None:
+            residual = _strategy_round(model, search)
         if residual <= cfg.br_tolerance:
             return r + 1, residual
     return max_rounds, residual
+
+
+def _strategy_round(model, search: bool) -> float:
+    """One round in which every lab asks its strategy for its offers on every task type; returns the round's
+    largest relative price change (infinite where a lab changed its products)."""
+    residual = 0.0
+    for lab in model.labs:
+        for index, market in enumerate(model.markets):
+            old = lab.offers.get(index)
+            candidate = lab.strategy.choose_offers(lab, market, index, model.k_grid, search=search)
+            check_offer(model, lab, market, candidate)
+            residual = max(residual, _price_change(old, candidate))
+            market.replace_lab_offers(lab.lab_id, candidate)
+            lab.offers[index] = candidate
+    return residual
+
+
+def _compiled_round(model, search: bool) -> float | None:
+    """A round with one compiled call per task type (:mod:`aimarket.simulation.market_rounds`), when every lab
+    has offers on every task type and its strategy lets the model run it (LabStrategy.search_sets,
+    reprices_current_offers); the same prices as :func:`_strategy_round`. Returns the round's residual, or
+    None (nothing done) when a lab's strategy is to be asked."""
+    labs = list(model.labs)
+    if not all(index in lab.offers for lab in labs for index in range(len(model.markets))):
+        return None
+    lab_ids = [lab.lab_id for lab in labs]
+    if search:
+        plans = [[lab.strategy.search_sets(lab, market, index, model.k_grid) for lab in labs]
+                 for index, market in enumerate(model.markets)]
+        for index, sets_of_labs in enumerate(plans):
+            if any(sets is None for sets in sets_of_labs):
+                return None  # a lab searches in its own way
+            sizes = {len(products) for sets in sets_of_labs for products in sets}
+            if len(sizes | {len(lab.offers[index].products) for lab in labs}) != 1:
+                return None  # the sets do not all have as many products as the labs' offers
+    elif not all(lab.strategy.reprices_current_offers() for lab in labs):
+        return None
+    residual = 0.0
+    for index, market in enumerate(model.markets):
+        if search:
+            candidates, failed, outcome = market_rounds.search_round(
+                market, lab_ids, [lab.variants for lab in labs], plans[index], [lab.price_hint(index) for lab in labs])
+        else:
+            candidates, failed, outcome = market_rounds.reprice_round(market, lab_ids)
+        for lab, candidate in zip(labs[:len(candidates)], candidates, strict=True):  # those before a failure
+            residual = max(residual, _price_change(lab.offers[index], candidate))
+            lab.offers[index] = candidate
+        if failed >= 0:
+            lab = labs[failed]
+            where = f"step {model.step_index}, lab '{lab.name}', task '{market.task.name}'"
+            if outcome == market_rounds.FAILED:
+                raise SimulationError(f"{where}: the best-response price fixed point did not converge")
+            raise SimulationError(f"{where}: non-finite price or share in the best response")
+    return residual
 
 
 def lab_shares(market, lab_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:

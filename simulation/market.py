@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimarket.simulation import kernels
-from aimarket.simulation.kernels import denominators
+from aimarket.simulation.kernels import costs, denominators
 from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
+from aimarket.simulation.product_table import ProductTable
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
 FULL, DISTILLED = 0, 1  # model variants
@@ -102,9 +103,8 @@ class TaskMarket:
         self.cost = np.empty(0)
         self.price = np.empty(0)
         self.gross = np.empty((users.count, 0))
-        # lab id -> product -> (capability, brand, gross column) of the products of its last best response:
-        # a column depends on these two and the users only, so it is reused while neither changes
-        self._product_columns: dict[int, dict[tuple, tuple[float, float, np.ndarray]]] = {}
+        # lab id -> the products it has priced here for its current model and brand term (product_table.py)
+        self._tables: dict[int, ProductTable] = {}
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -127,25 +127,24 @@ class TaskMarket:
             raise ValueError(f"non-finite capability {eoom} or brand {brand}")
         return kernels.gross_utility(eoom, brand, u.value, u.mu, u.difficulty, float(self.task.width), validate=False)
 
-    def _product_gross(self, lab_id: int, products, eoom: np.ndarray, *, remember: bool = True) -> np.ndarray:
-        """(n, len(products)) gross utilities (D1) of ``lab_id``'s ``products`` of capability ``eoom``, reusing
-        the columns of its last best response whose capability and brand are unchanged (the same bits: each
-        entry is computed on its own). With ``remember`` these products become the ones kept for the lab."""
+    def product_table(self, lab_id: int, variants: Variants) -> ProductTable:
+        """The table of ``lab_id``'s products for its deployed model ``variants`` and its brand term here."""
         brand = self.brand_of(lab_id)
-        kept = self._product_columns.get(lab_id, {})
-        out = np.empty((self.users.count, len(products)))
-        missing = []
-        for j, product in enumerate(products):
-            found = kept.get(product)
-            if found is not None and found[0] == eoom[j] and found[1] == brand:
-                out[:, j] = found[2]
-            else:
-                missing.append(j)
-        if missing:
-            out[:, missing] = self._gross(np.asarray(eoom)[missing], np.full(len(missing), brand))
-        if remember:
-            self._product_columns[lab_id] = {p: (float(eoom[j]), brand, out[:, j]) for j, p in enumerate(products)}
-        return out
+        table = self._tables.get(lab_id)
+        if table is None or not table.serves(variants, brand):
+            table = self._tables[lab_id] = ProductTable(self, variants, brand)
+        return table
+
+    def _offer_gross(self, lab_id: int, candidate: Candidate) -> np.ndarray:
+        """(n, t) gross utilities (D1) of ``candidate``'s offers: the columns of the lab's product table where
+        it holds them at the candidate's capability and the lab's brand term (the same bits), else computed."""
+        brand = self.brand_of(lab_id)
+        table = self._tables.get(lab_id)
+        if table is not None and table.brand == brand:
+            cols = [table.index.get(p, -1) for p in candidate.products]
+            if min(cols) >= 0 and np.array_equal(table.eoom[cols], candidate.eoom):
+                return table.gross[:, cols]
+        return self._gross(candidate.eoom, np.full(len(candidate.products), brand))
 
     def set_offers(self, owner, variant, k, eoom, cost, price) -> None:
         """Replace the whole offer table and recompute every offer's gross utility."""
@@ -174,7 +173,7 @@ class TaskMarket:
         refresh = self._updates + 1 >= denominators.REFRESH_UPDATES  # then L is recomputed exactly, lazily
         rival = None if refresh else self.rival_log_sums(lab_id)  # before the table changes
         t = len(candidate.products)
-        new_gross = self._product_gross(lab_id, candidate.products, candidate.eoom, remember=False)
+        new_gross = self._offer_gross(lab_id, candidate)
         new = {"variant": np.array(candidate.variant, dtype=np.int64), "k": candidate.k, "eoom": candidate.eoom,
                "cost": candidate.cost, "price": candidate.price}
         own = np.flatnonzero(self.owner == lab_id)
@@ -235,10 +234,10 @@ class TaskMarket:
         return marginal_cost_per_task(active_params, self.task.tokens, k, self.inference_fpd)
 
     def product_terms(self, variants: Variants, products) -> tuple[np.ndarray, np.ndarray]:
-        """Capability [eOOM] and marginal cost [$/task] of each (variant, k) product."""
-        eoom = np.array([self.deployed_eoom(variants.eoom_pre[v], k) for v, k in products])
-        cost = np.array([self.unit_cost(variants.active_params[v], k) for v, k in products])
-        return eoom, cost
+        """Capability [eOOM] (L5) and marginal cost [$/task] (L9) of each (variant, k) product."""
+        task = self.task
+        return costs.product_terms(variants.eoom_pre, variants.active_params, [v for v, _ in products],
+                                   [k for _, k in products], task.alpha, task.kappa, task.tokens, self.inference_fpd)
 
     def opening_offer(self, variants: Variants, k: float) -> Candidate:
         """An offer before any best response: the full model at multiplier ``k`` priced at marginal cost
@@ -261,7 +260,8 @@ class TaskMarket:
         Rivals' offers are held fixed: their part of every user's logit denominator is obtained from the
         kept log-sums by removing the lab's own terms (:meth:`rival_log_sums`, O(users x the lab's offers))
         and each candidate then costs O(users x its offers) per price iteration.
-        ``price_hint(product, cost)`` gives a warm start for the price of a product.
+        ``price_hint(product, cost)`` gives a warm start for the price of a product (None: none, so Newton
+        starts from cost plus the users' mean logit scale).
         With ``screen``, candidates are ranked after ``SCREEN_ITERATIONS`` Newton steps (profit is
         flat at the optimum, so the ranking is that of the solved prices up to near-ties) and only
         the best is solved to tolerance, warm-started from its screened prices; the list then holds that
@@ -272,28 +272,40 @@ class TaskMarket:
         u = self.users
         rival = self.rival_log_sums(lab_id)
         is_provider = u.provider == lab_id
-        distinct = sorted({p for products in product_sets for p in products})
-        column = {p: j for j, p in enumerate(distinct)}
-        eoom_all, cost_all = self.product_terms(variants, distinct)
-        gross_all = self._product_gross(lab_id, distinct, eoom_all)
-
-        if len({len(products) for products in product_sets}) != 1:
+        t = len(product_sets[0])
+        if any(len(products) != t for products in product_sets):
             raise ValueError("the candidate sets of one best response must have the same number of products")
-        sets = np.array([[column[p] for p in products] for products in product_sets], dtype=np.int64)
-        init = np.array([[price_hint(p, cost_all[column[p]]) for p in products] for products in product_sets])
+        table = self.product_table(lab_id, variants)
+        sets = table.columns([p for products in product_sets for p in products]).reshape(len(product_sets), t)
+        if price_hint is None:
+            init = np.zeros(sets.shape)
+        else:
+            init = np.array([[price_hint(p, table.cost[c]) for p, c in zip(products, cols, strict=True)]
+                             for products, cols in zip(product_sets, sets, strict=True)])
         prices, shares, profits, iterations, chosen = kernels.best_response_sets(
-            gross_all, u.mu, u.switching, is_provider, rival, cost_all, sets, init, tol=self.price_tolerance,
+            table.gross, u.mu, u.switching, is_provider, rival, table.cost, sets, init, tol=self.price_tolerance,
             max_iter=self.price_iterations, warm=warm, screen=screen, screen_iterations=SCREEN_ITERATIONS,
             keep=1.0 - self.revenue_share_cost, tasks_per_step=self.tasks_per_step, validate=False)
 
         def candidate(s: int) -> Candidate:
             cols = sets[s]
-            return Candidate(tuple(product_sets[s]), eoom_all[cols], cost_all[cols], prices[s], shares[s],
+            return Candidate(tuple(product_sets[s]), table.eoom[cols], table.cost[cols], prices[s], shares[s],
                              float(profits[s]), int(iterations[s]))
 
         if chosen >= 0:
             return [candidate(chosen)]
         return [candidate(s) for s in range(len(product_sets))]
+
+    def kept_log_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """A copy of the kept log-sums (or room for them) and the compiled rounds' ``state`` (kept?, updates),
+        for :mod:`aimarket.simulation.market_rounds`, which hands them back with :meth:`keep_log_sums`."""
+        logsum = np.empty(self.users.count) if self._logsum is None else self._logsum.copy()
+        return logsum, np.array([self._logsum is not None, self._updates], dtype=np.int64)
+
+    def keep_log_sums(self, logsum: np.ndarray, state: np.ndarray) -> None:
+        self._logsum = logsum if state[0] else None
+        self._updates = int(state[1])
+        self._rival = None
 
     # -- projections ----------------------------------------------------------------------------------
     def projected(self, lab_id: int, stride: int, years: float, rival_gain: float, demand_factor: float,

@@ -80,7 +80,7 @@ def present_value(view: Outlook, lab_id: int, variants: Variants, k_grid: np.nda
         per_step = 0.0
         for market in markets:
             products = [((variant, float(k)),) for variant in (FULL, DISTILLED) for k in market.allowed_k(k_grid)]
-            [best] = market.best_response(lab_id, variants, products, lambda product, cost: 0.0, screen=True)
+            [best] = market.best_response(lab_id, variants, products, None, screen=True)
             if best.iterations < 0 or not np.isfinite(best.profit):
                 raise SimulationError(f"{context}, task '{market.task.name}': the projected best-response price "
                                       "did not converge")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from aimarket.simulation.kernels.choice import _log_odds
 from aimarket.simulation.kernels.inputs import _matrix, price_inputs
 from aimarket.simulation.kernels.prices import _price_kernel
 from aimarket.simulation.kernels.single_offer import NOT_CONVERGED
@@ -33,19 +34,17 @@ from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 
 
 @njit(cache=True)
-def _solve_set(gross_all, mu, switching, is_provider, rival, cost_all, columns, init, tol, max_iter, dampings,
-               warm, own_gross, own_cost, out_price, out_share, terms):
-    """Prices of one set (its ``columns`` of ``gross_all``), trying ``dampings`` in turn; returns iterations."""
-    n = gross_all.shape[0]
-    t = columns.shape[0]
-    for o in range(t):
+def _solve_set(gross_all, mu, inv_mu, switching, is_provider, rival, cost_all, columns, init, tol, max_iter, dampings,
+               warm, odds, own_cost, out_price, out_share, terms):
+    """Prices of one set (its ``columns`` of ``gross_all``), trying ``dampings`` in turn; returns iterations.
+    ``odds`` (n, t) and ``own_cost`` (t,) are scratch."""
+    for o in range(columns.shape[0]):
         own_cost[o] = cost_all[columns[o]]
-        for i in range(n):
-            own_gross[i, o] = gross_all[i, columns[o]]
+    _log_odds(gross_all, columns, inv_mu, switching, is_provider, rival, cost_all, odds)
     iterations = NOT_CONVERGED
     for d in range(dampings.shape[0]):
-        iterations = _price_kernel(own_gross, mu, switching, is_provider, rival, own_cost, init, tol, max_iter,
-                                   dampings[d], warm, out_price, out_share, terms)
+        iterations = _price_kernel(odds, mu, inv_mu, own_cost, init, tol, max_iter, dampings[d], warm, out_price,
+                                   out_share, terms)
         if iterations != NOT_CONVERGED:
             break
     return iterations
@@ -69,30 +68,29 @@ def _best_response_sets_kernel(gross_all, mu, switching, is_provider, rival, cos
     the index of the chosen set (-1 without screening: every set is solved)."""
     n = gross_all.shape[0]
     count, t = sets.shape
-    own_gross = np.empty((n, t))
+    inv_mu = 1.0 / mu
+    market = (gross_all, mu, inv_mu, switching, is_provider, rival, priced_cost)
+    odds = np.empty((n, t))
     own_cost = np.empty(t)
     if not screen or count == 1:
         for s in range(count):
-            out_iterations[s] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[s], init[s],
-                                           tol, max_iter, dampings, warm, own_gross, own_cost, out_price[s],
-                                           out_share[s], terms)
+            out_iterations[s] = _solve_set(*market, sets[s], init[s], tol, max_iter, dampings, warm, odds, own_cost,
+                                           out_price[s], out_share[s], terms)
             out_profit[s] = _profit(out_price[s], out_share[s], cost_all, sets[s], keep, tasks_per_step)
         return -1
     one = np.ones(1)
     best = 0
     for s in range(count):
-        out_iterations[s] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[s], init[s],
-                                       tol, screen_iterations, one, False, own_gross, own_cost, out_price[s],
-                                       out_share[s], terms)
+        out_iterations[s] = _solve_set(*market, sets[s], init[s], tol, screen_iterations, one, False, odds, own_cost,
+                                       out_price[s], out_share[s], terms)
         out_profit[s] = _profit(out_price[s], out_share[s], cost_all, sets[s], keep, tasks_per_step)
         if out_profit[s] > out_profit[best]:
             best = s
     if out_iterations[best] > 0:
         return best
     start = out_price[best].copy()
-    out_iterations[best] = _solve_set(gross_all, mu, switching, is_provider, rival, priced_cost, sets[best], start,
-                                      tol, max_iter, dampings, True, own_gross, own_cost, out_price[best],
-                                      out_share[best], terms)
+    out_iterations[best] = _solve_set(*market, sets[best], start, tol, max_iter, dampings, True, odds, own_cost,
+                                      out_price[best], out_share[best], terms)
     out_profit[best] = _profit(out_price[best], out_share[best], cost_all, sets[best], keep, tasks_per_step)
     return best
 

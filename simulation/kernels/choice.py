@@ -1,5 +1,5 @@
 """Demand kernels (docs/ODD.md §7.4, L6 and D1-D2): gross utility, logit choice, the rivals' part of the
-logit denominator, a lab's own choice probabilities against it, and the users' draws of a provider.
+logit denominator, the log-odds of a lab's offers against it, and the users' draws of a provider.
 The conventions (users, offers, utility) are in the package docstring, :mod:`aimarket.simulation.kernels`;
 the plain-Python references are in :mod:`aimarket.simulation.reference.choice`.
 """
@@ -135,27 +135,16 @@ def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab: i
 
 
 @njit(cache=True)
-def _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup, prob, terms):
-    """prob[i, o] = exp(z_io - z*) / (exp(R_i - z*) + sum_o' exp(z_io' - z*)), z* = max(R_i, z_i.), with
-    z_io = (v_i q_o - c_o - m_o + s_i 1[provider_i is this lab]) / mu_i: the logit share of each own offer
-    against the rivals' log-sum R_i, t + 1 exps and no log per user."""
-    n = gross.shape[0]
-    t = cost.shape[0]
-    for i in range(n):
-        inv_mu = 1.0 / mu[i]
+def _log_odds(gross_all, columns, inv_mu, switching, is_provider, rival, cost_all, out):
+    """out[i, j] = (g_io - c_o + s_i 1[provider_i is the lab]) / mu_i - R_i for the offer o = ``columns[j]``:
+    the log-odds of a lab's offer against the rivals' log-sum ``R_i`` at zero markup, so that at markups
+    ``m`` the lab's choice probabilities are ``P_io = exp(out_ij - m_o / mu_i) / (1 + sum_o' exp(...))``
+    (D1-D2). No exp: the best-response kernels evaluate the logit terms from it."""
+    for i in range(gross_all.shape[0]):
         bonus = switching[i] if is_provider[i] else 0.0
-        z_max = rival[i]
-        for o in range(t):
-            prob[i, o] = (gross[i, o] - cost[o] - markup[o] + bonus) * inv_mu
-            if prob[i, o] > z_max:
-                z_max = prob[i, o]
-        total = math.exp(rival[i] - z_max)
-        for o in range(t):
-            prob[i, o] = math.exp(prob[i, o] - z_max)
-            total += prob[i, o]
-        for o in range(t):
-            prob[i, o] /= total
-    terms[0] += n * (t + 1)
+        for j in range(columns.shape[0]):
+            o = columns[j]
+            out[i, j] = (gross_all[i, o] - cost_all[o] + bonus) * inv_mu[i] - rival[i]
 
 
 @njit(cache=True)

@@ -1,4 +1,5 @@
-"""Marginal cost per task of every model, task type and inference multiplier (docs/ODD.md §7.3, L7-L9)."""
+"""Marginal cost per task of every model, task type and inference multiplier (docs/ODD.md §7.3, L7-L9), and
+the capability and cost of a lab's products on one task type (L5, L9)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 from numba import njit
 
 from aimarket.simulation.kernels.inputs import _vector
-from aimarket.simulation.laws import marginal_cost_per_task
+from aimarket.simulation.laws import inference_gain, marginal_cost_per_task
 from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 
 
@@ -35,6 +36,29 @@ def marginal_costs(active_params: np.ndarray, tokens: np.ndarray, k_grid: np.nda
     out = np.empty((active_params.size, tokens.size, k_grid.size))
     _marginal_cost_kernel(active_params, tokens, k_grid, float(inference_fpd), out)
     return out
+
+
+@njit(cache=True)
+def _product_terms_kernel(eoom_pre, active_params, variant, k, alpha, kappa, tokens, inference_fpd, out_eoom, out_cost):
+    """out_eoom[j] = E_pre[v_j] + G(k_j; alpha, kappa) (L5) [eOOM] and out_cost[j] = 2 N_active[v_j] tokens k_j / F_inf
+    (L9) [$/task] of the products (v_j, k_j), v_j indexing the model variants."""
+    for j in range(k.shape[0]):
+        out_eoom[j] = eoom_pre[variant[j]] + inference_gain(k[j], alpha, kappa)
+        out_cost[j] = marginal_cost_per_task(active_params[variant[j]], tokens, k[j], inference_fpd)
+
+
+def product_terms(eoom_pre, active_params, variant, k, alpha: float, kappa: float, tokens: float,
+                  inference_fpd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Capability [eOOM] and marginal cost [$/task] of products (``variant`` (P,) indexing ``eoom_pre`` and
+    ``active_params`` (variants,), inference multiplier ``k`` (P,)) on a task type of slope ``alpha``,
+    saturation ``kappa`` and ``tokens`` base tokens per task, at ``inference_fpd`` inference FLOP per $."""
+    variant = np.ascontiguousarray(variant, dtype=np.int64)
+    k = np.ascontiguousarray(k, dtype=np.float64)
+    eoom = np.empty(k.size)
+    cost = np.empty(k.size)
+    _product_terms_kernel(np.asarray(eoom_pre, dtype=np.float64), np.asarray(active_params, dtype=np.float64),
+                          variant, k, float(alpha), float(kappa), float(tokens), float(inference_fpd), eoom, cost)
+    return eoom, cost
 
 
 renew_when_changed(globals(), __file__, *kernel_sources(__file__))  # see numba_cache

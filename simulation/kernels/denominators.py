@@ -35,9 +35,9 @@ REFRESH_UPDATES = 32  # incremental updates of a market's log-sums between exact
 
 
 @njit(cache=True)
-def _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, lab, logsum, out, terms):
-    """out[i] = L_i + log1p(-S_i), or the exact rival log-sum where S_i > EXACT_SHARE (see module).
-    The lab's columns are found once, so a user costs O(the lab's offers), not O(offers)."""
+def _remove_lab_kernel(gross, mu, inv_mu, switching, provider, outside, price, owner, lab, logsum, out, terms):
+    """out[i] = L_i + log1p(-S_i), or the exact rival log-sum where S_i > EXACT_SHARE (see module);
+    ``inv_mu`` = 1 / mu. The lab's columns are found once, so a user costs O(the lab's offers), not O(offers)."""
     own = np.empty(price.shape[0], dtype=np.int64)
     t = 0
     for o in range(price.shape[0]):
@@ -45,14 +45,13 @@ def _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, la
             own[t] = o
             t += 1
     for i in range(gross.shape[0]):
-        inv_mu = 1.0 / mu[i]
         share = 0.0
         for j in range(t):
             o = own[j]
             u = gross[i, o] - price[o]
             if owner[o] >= 0 and owner[o] == provider[i]:
                 u += switching[i]
-            share += math.exp(u * inv_mu - logsum[i])
+            share += math.exp(u * inv_mu[i] - logsum[i])
         if share <= EXACT_SHARE:
             out[i] = logsum[i] + math.log1p(-share)
         else:
@@ -61,20 +60,20 @@ def _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, la
 
 
 @njit(cache=True)
-def _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out, terms):
-    """out[i] = logaddexp(R_i, log sum_o exp((g_io - p_o + s_i 1[provider_i is the lab]) / mu_i))."""
+def _add_offers_kernel(rival, gross, inv_mu, switching, is_provider, price, out, terms):
+    """out[i] = logaddexp(R_i, log sum_o exp((g_io - p_o + s_i 1[provider_i is the lab]) / mu_i)), with
+    ``inv_mu`` = 1 / mu."""
     t = price.shape[0]
     for i in range(gross.shape[0]):
-        inv_mu = 1.0 / mu[i]
         bonus = switching[i] if is_provider[i] else 0.0
         z_max = rival[i]
         for o in range(t):
-            z = (gross[i, o] - price[o] + bonus) * inv_mu
+            z = (gross[i, o] - price[o] + bonus) * inv_mu[i]
             if z > z_max:
                 z_max = z
         total = math.exp(rival[i] - z_max)
         for o in range(t):
-            total += math.exp((gross[i, o] - price[o] + bonus) * inv_mu - z_max)
+            total += math.exp((gross[i, o] - price[o] + bonus) * inv_mu[i] - z_max)
         out[i] = z_max + math.log(total)
     terms[0] += gross.shape[0] * (t + 1)
 
@@ -87,7 +86,8 @@ def remove_lab(gross, mu, switching, provider, outside, price, owner, lab: int, 
                                                                              price, owner)
         logsum = _vector(logsum, "logsum", size=mu.size)
     out = np.empty(mu.size)
-    _remove_lab_kernel(gross, mu, switching, provider, outside, price, owner, int(lab), logsum, out, LOGIT_TERMS)
+    _remove_lab_kernel(gross, mu, 1.0 / mu, switching, provider, outside, price, owner, int(lab), logsum, out,
+                       LOGIT_TERMS)
     return out
 
 
@@ -98,7 +98,7 @@ def add_offers(rival, gross, mu, switching, is_provider, price, *, validate: boo
         gross, mu, switching, is_provider, rival, price = price_inputs(gross, mu, switching, is_provider, rival, price,
                                                                        per_offer="price")
     out = np.empty(mu.size)
-    _add_offers_kernel(rival, gross, mu, switching, is_provider, price, out, LOGIT_TERMS)
+    _add_offers_kernel(rival, gross, 1.0 / mu, switching, is_provider, price, out, LOGIT_TERMS)
     return out
 
 

@@ -65,19 +65,6 @@ def rival_log_sums(gross, mu, switching, provider, outside, price, owner, lab):
     return out
 
 
-def _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup):
-    probs = []
-    for i in range(len(mu)):
-        bonus = switching[i] if is_provider[i] else 0.0
-        inv_mu = 1.0 / mu[i]
-        zs = [(gross[i][o] - cost[o] - markup[o] + bonus) * inv_mu for o in range(len(cost))]
-        top = max([rival[i]] + zs)
-        terms = [math.exp(z - top) for z in zs]
-        total = _left_sum([math.exp(rival[i] - top)] + terms)
-        probs.append([e / total for e in terms])
-    return probs
-
-
 def sample_providers(prob, uniform, owner):
     out = []
     m = len(owner)

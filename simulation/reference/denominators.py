@@ -26,5 +26,6 @@ def add_offers(rival, gross, mu, switching, is_provider, price):
     out = []
     for i in range(len(mu)):
         bonus = switching[i] if is_provider[i] else 0.0
-        out.append(_log_sum_exp([rival[i]] + [(gross[i][o] - price[o] + bonus) / mu[i] for o in range(len(price))]))
+        inv_mu = 1.0 / mu[i]
+        out.append(_log_sum_exp([rival[i]] + [(gross[i][o] - price[o] + bonus) * inv_mu for o in range(len(price))]))
     return out

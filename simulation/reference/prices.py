@@ -6,41 +6,49 @@ from __future__ import annotations
 
 import math
 
-from aimarket.simulation.reference.choice import _left_sum, _own_probabilities
+from aimarket.simulation.reference.choice import _left_sum
 from aimarket.simulation.reference.laws import logistic_of_minus
 
 
-def _single_offer_newton(gross, mu, switching, is_provider, rival, cost, m, tol, max_iter, damping):
-    """Newton on F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i) kept in a bracket F(lo) > 0 > F(hi)."""
+def _log_odds(gross, mu, switching, is_provider, rival, cost):
+    """inv_mu_i = 1 / mu_i and odds_io = (g_io - c_o + s_i 1[provider_i is the lab]) * inv_mu_i - R_i."""
     inv_mu = [1.0 / x for x in mu]
-    base = [rival[i] - (gross[i] - cost + (switching[i] if is_provider[i] else 0.0)) * inv_mu[i]
-            for i in range(len(mu))]
+    odds = [[(gross[i][o] - cost[o] + (switching[i] if is_provider[i] else 0.0)) * inv_mu[i] - rival[i]
+             for o in range(len(cost))] for i in range(len(mu))]
+    return inv_mu, odds
+
+
+def _single_offer_newton(odds, inv_mu, cost, m, tol, max_iter, damping):
+    """Newton on F(m) = sum_i P_i (1 - m (1 - P_i) / mu_i) kept in a bracket F(lo) > 0 > F(hi)."""
     lo, hi = 0.0, math.inf
     for it in range(max_iter):
         f = slope = sold = 0.0
-        for i in range(len(mu)):
-            d = base[i] + m * inv_mu[i]  # = R_i - z_i
-            p = logistic_of_minus(d)
+        for i in range(len(odds)):
+            p = logistic_of_minus(m * inv_mu[i] - odds[i])
             a = p * (1.0 - p) * inv_mu[i]
             f += p - m * a
             slope -= a * (2.0 - m * (1.0 - 2.0 * p) * inv_mu[i])
             sold += p
-        selling = sold >= 1e-12 * len(mu)
+        selling = sold >= 1e-12 * len(odds)
         if (selling and f == 0.0) or (not selling and lo == 0.0):
-            return m, it + 1
+            return m, it + 1, _mean_logistic(odds, inv_mu, m)
         if f > 0 and selling:
             lo = m
         else:
             hi = m
         new = m + damping * (-f / slope) if slope < 0 else math.nan
         if abs(new - m) <= tol * abs(cost + new):
-            return new, it + 1
+            return new, it + 1, _mean_logistic(odds, inv_mu, new)
         if not (lo < new < hi):
             new = 2.0 * m if hi == math.inf else 0.5 * (lo + hi)
         if abs(new - m) <= tol * abs(cost + new):
-            return new, it + 1
+            return new, it + 1, _mean_logistic(odds, inv_mu, new)
         m = new
-    return m, -1
+    return m, -1, _mean_logistic(odds, inv_mu, m)
+
+
+def _mean_logistic(odds, inv_mu, m):
+    return _left_sum(logistic_of_minus(m * inv_mu[i] - odds[i]) for i in range(len(odds))) / len(odds)
 
 
 def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_init,
@@ -54,41 +62,33 @@ def best_response_prices(gross, mu, switching, is_provider, rival, cost, price_i
     return result
 
 
-def _scan_profit(gross, mu, switching, is_provider, rival, cost, markup, stride):
+def _scan_profit(odds, inv_mu, markup, stride):
     total, count = 0.0, 0
-    for i in range(0, len(mu), stride):
-        bonus = switching[i] if is_provider[i] else 0.0
-        d = rival[i] - (gross[i] - cost + bonus - markup) / mu[i]
-        total += logistic_of_minus(d)
+    for i in range(0, len(odds), stride):
+        total += logistic_of_minus(markup * inv_mu[i] - odds[i])
         count += 1
     return markup * total / count
 
 
-def _mean_share(gross, mu, switching, is_provider, rival, cost, markup):
-    prob = _own_probabilities([[g] for g in gross], mu, switching, is_provider, rival, [cost], [markup])
-    return _left_sum(row[0] for row in prob) / len(mu)
-
-
-def _best_single_offer(gross, mu, switching, is_provider, rival, cost, markup, tol, max_iter, damping):
+def _best_single_offer(odds, mu, inv_mu, cost, markup, tol, max_iter, damping):
     """Newton, a scan of 32 log-spaced markups on a subsample, and Newton again from every other peak of
-    the scan within 0.7 of the solution's profit; the most profitable solution on all users is kept."""
-    m, iterations = _single_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol,
-                                         max_iter, damping)
+    the scan within 0.7 of the solution's profit; the most profitable solution on all users is kept.
+    Returns (markup, iterations, mean share)."""
+    m, iterations, share = _single_offer_newton(odds, inv_mu, cost, markup, tol, max_iter, damping)
     if iterations == -1:
-        return m, iterations
+        return m, iterations, share
     n = len(mu)
     stride = max(1, n // 128)
     sub = [mu[i] for i in range(0, n, stride)]
     low, high = min(sub) * 0.25, max(sub) * 20.0
     grid = [low * (high / low) ** (g / 31) for g in range(32)]
-    scan = [_scan_profit(gross, mu, switching, is_provider, rival, cost, x, stride) for x in grid]
+    scan = [_scan_profit(odds, inv_mu, x, stride) for x in grid]
     nearest = 0
     for g in range(32):
         if abs(math.log(grid[g] / m)) < abs(math.log(grid[nearest] / m)):
             nearest = g
-    at_solution = _scan_profit(gross, mu, switching, is_provider, rival, cost, m, stride)
-    best_m = m
-    best_profit = m * _mean_share(gross, mu, switching, is_provider, rival, cost, m)
+    at_solution = _scan_profit(odds, inv_mu, m, stride)
+    best_m, best_share, best_profit = m, share, m * share
     for g in range(32):
         left = scan[g - 1] if g > 0 else -1.0
         right = scan[g + 1] if g < 31 else -1.0
@@ -96,57 +96,49 @@ def _best_single_offer(gross, mu, switching, is_provider, rival, cost, markup, t
             continue
         if not scan[g] >= 0.7 * at_solution:
             continue
-        m2, iterations2 = _single_offer_newton(gross, mu, switching, is_provider, rival, cost, grid[g],
-                                               tol, max_iter, damping)
+        m2, iterations2, share2 = _single_offer_newton(odds, inv_mu, cost, grid[g], tol, max_iter, damping)
         if iterations2 == -1:
-            return m2, iterations2
+            return m2, iterations2, share2
         iterations += iterations2
-        profit2 = m2 * _mean_share(gross, mu, switching, is_provider, rival, cost, m2)
-        if profit2 > best_profit:
-            best_m, best_profit = m2, profit2
-    return best_m, iterations
+        if m2 * share2 > best_profit:
+            best_m, best_share, best_profit = m2, share2, m2 * share2
+    return best_m, iterations, best_share
 
 
 def _price_fixed_point(gross, mu, switching, is_provider, rival, cost, price_init, tol, max_iter,
                        damping, warm=False):
     n, t = len(mu), len(cost)
+    inv_mu, odds = _log_odds(gross, mu, switching, is_provider, rival, cost)
     mean_mu = _left_sum(mu) / n
     markup = [p - c if p - c > 0 else mean_mu for p, c in zip(price_init, cost, strict=True)]
-    if warm and t > 1 and all(p - c > 0 for p, c in zip(price_init, cost, strict=True)):
-        warm_markup = list(markup)
-        iterations = _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, warm_markup, tol,
-                                         max_iter, damping)
-        if iterations != -1:
-            return _prices_and_shares(gross, mu, switching, is_provider, rival, cost, warm_markup, iterations)
     if t == 1:
-        first = [row[0] for row in gross]
-        markup[0], iterations = _best_single_offer(first, mu, switching, is_provider, rival, cost[0], markup[0], tol,
-                                                   max_iter, damping)
+        markup[0], iterations, share = _best_single_offer([row[0] for row in odds], mu, inv_mu, cost[0], markup[0],
+                                                          tol, max_iter, damping)
+        return [cost[0] + markup[0]], [share], iterations
+    if warm and all(p - c > 0 for p, c in zip(price_init, cost, strict=True)):
+        warm_markup = list(markup)
+        iterations, shares = _multi_offer_newton(odds, inv_mu, cost, warm_markup, tol, max_iter, damping)
+        if iterations != -1:
+            return [c + m for c, m in zip(cost, warm_markup, strict=True)], [x / n for x in shares], iterations
+    inclusive = [_log_sum_exp_row(row) for row in odds]
+    common, start_iterations, _ = _best_single_offer(inclusive, mu, inv_mu, 0.0, _left_sum(markup) / t, tol,
+                                                     max_iter, damping)
+    if start_iterations == -1:
+        iterations = -1
+        shares = _lab_profit_terms(odds, inv_mu, markup)[1]
     else:
-        inclusive = []
-        for i in range(n):
-            zs = [(gross[i][o] - cost[o]) / mu[i] for o in range(t)]
-            top = max(zs)
-            inclusive.append(mu[i] * (top + math.log(_left_sum(math.exp(z - top) for z in zs))))
-        common, start_iterations = _best_single_offer(inclusive, mu, switching, is_provider, rival, 0.0,
-                                                      _left_sum(markup) / t, tol, max_iter, damping)
-        if start_iterations == -1:
-            iterations = -1
-        else:
-            markup = [common] * t
-            iterations = _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol,
-                                             max_iter, damping)
-            if iterations != -1:
-                iterations += start_iterations
-    return _prices_and_shares(gross, mu, switching, is_provider, rival, cost, markup, iterations)
+        markup = [common] * t
+        iterations, shares = _multi_offer_newton(odds, inv_mu, cost, markup, tol, max_iter, damping)
+        if iterations != -1:
+            iterations += start_iterations
+    return [c + m for c, m in zip(cost, markup, strict=True)], [x / n for x in shares], iterations
 
 
-def _prices_and_shares(gross, mu, switching, is_provider, rival, cost, markup, iterations):
-    n, t = len(mu), len(cost)
-    prob = _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup)
-    prices = [cost[o] + markup[o] for o in range(t)]
-    shares = [_left_sum(prob[i][o] for i in range(n)) / n for o in range(t)]
-    return prices, shares, iterations
+def _log_sum_exp_row(zs):
+    top = zs[0]
+    for z in zs[1:]:
+        top = max(top, z)
+    return top + math.log(_left_sum(math.exp(z - top) for z in zs))
 
 
 def _cholesky_solve(a, b):
@@ -179,36 +171,45 @@ def _cholesky_solve(a, b):
     return x
 
 
-def _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup):
-    """Profit mean_i M_i, its gradient g_o and Hessian H_oq in the markups (see the kernel)."""
-    n, t = len(mu), len(cost)
-    prob = _own_probabilities(gross, mu, switching, is_provider, rival, cost, markup)
+def _lab_profit_terms(odds, inv_mu, markup):
+    """Profit mean_i M_i, the offers' summed shares, the gradient g_o and the Hessian H_oq in the markups
+    (see the kernel: the upper triangle summed, the lower one its mirror)."""
+    n, t = len(odds), len(markup)
     profit = 0.0
+    shares = [0.0] * t
     grad = [0.0] * t
     hess = [[0.0] * t for _ in range(t)]
     for i in range(n):
-        inv_mu = 1.0 / mu[i]
-        big_m = 0.0
-        for o in range(t):
-            big_m += markup[o] * prob[i][o]
+        iv = inv_mu[i]
+        zs = [odds[i][o] - markup[o] * iv for o in range(t)]
+        top = max([0.0] + zs)
+        terms = [math.exp(z - top) for z in zs]
+        scale = 1.0 / _left_sum([math.exp(-top)] + terms)
+        prob = [e * scale for e in terms]
+        big_m = _left_sum(markup[o] * prob[o] for o in range(t))
         profit += big_m
-        keep = [1.0 - (markup[o] - big_m) * inv_mu for o in range(t)]
+        keep = [1.0 - (markup[o] - big_m) * iv for o in range(t)]
         for o in range(t):
-            grad[o] += prob[i][o] * keep[o]
-            for q in range(t):
-                delta = 1.0 if o == q else 0.0
-                hess[o][q] += (-prob[i][o] * (delta - prob[i][q]) * inv_mu * keep[o]
-                               + prob[i][o] * inv_mu * (-delta + prob[i][q] * keep[q]))
-    return profit / n, grad, hess, prob
+            w = prob[o] * iv
+            shares[o] += prob[o]
+            grad[o] += prob[o] * keep[o]
+            hess[o][o] += -w * (1.0 - prob[o]) * keep[o] + w * (prob[o] * keep[o] - 1.0)
+            for q in range(o + 1, t):
+                hess[o][q] += w * prob[q] * keep[o] + w * prob[q] * keep[q]
+    for o in range(t):
+        for q in range(o + 1, t):
+            hess[q][o] = hess[o][q]
+    return profit / n, shares, grad, hess
 
 
-def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, tol, max_iter, damping):
-    """Newton with a Levenberg-Marquardt shift and backtracking on profit (see the kernel)."""
-    n, t = len(mu), len(cost)
-    profit, grad, hess, prob = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, markup)
+def _multi_offer_newton(odds, inv_mu, cost, markup, tol, max_iter, damping):
+    """Newton with a Levenberg-Marquardt shift and backtracking on profit (see the kernel); updates
+    ``markup`` and returns (iterations, summed shares at the final markups)."""
+    n, t = len(odds), len(cost)
+    profit, shares, grad, hess = _lab_profit_terms(odds, inv_mu, markup)
     stalled = 0
     for it in range(max_iter):
-        active = [_left_sum(prob[i][o] for i in range(n)) >= 1e-12 * n for o in range(t)]
+        active = [shares[o] >= 1e-12 * n for o in range(t)]
         shift = 0.0
         for _ in range(80):
             rhs = [grad[o] if active[o] else 0.0 for o in range(t)]
@@ -220,25 +221,25 @@ def _multi_offer_newton(gross, mu, switching, is_provider, rival, cost, markup, 
                 break
             shift = 4.0 * shift if shift > 0.0 else 1e-6
         if step is None:
-            return -1
+            return -1, shares
         alpha = damping
         accepted = None
         for _ in range(60):
             trial = [markup[o] + alpha * step[o] for o in range(t)]
             if all(x > 0.0 for x in trial):
-                result = _lab_profit_terms(gross, mu, switching, is_provider, rival, cost, trial)
-                finite = all(math.isfinite(x) for x in [result[0], *result[1], *(h for row in result[2] for h in row)])
+                result = _lab_profit_terms(odds, inv_mu, trial)
+                finite = all(math.isfinite(x) for x in [result[0], *result[2], *(h for row in result[3] for h in row)])
                 if finite and result[0] >= profit * (1.0 - 1e-15):
                     accepted = result
                     break
             alpha *= 0.5
         if accepted is None:
-            return it + 1
+            return it + 1, shares
         converged = all(not active[o] or abs(trial[o] - markup[o]) <= tol * abs(cost[o] + trial[o])
                         for o in range(t))
         markup[:] = trial
         stalled = stalled + 1 if accepted[0] <= profit * (1.0 + 1e-13) else 0
-        profit, grad, hess, prob = accepted
+        profit, shares, grad, hess = accepted
         if converged or stalled >= 8:
-            return it + 1
-    return -1
+            return it + 1, shares
+    return -1, shares
