@@ -17,7 +17,7 @@ import numpy as np
 from aimarket.simulation import kernels
 from aimarket.simulation.kernels import costs, denominators
 from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
-from aimarket.simulation.product_table import ProductTable
+from aimarket.simulation.product_table import ProductTables
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
 FULL, DISTILLED = 0, 1  # model variants
@@ -103,8 +103,7 @@ class TaskMarket:
         self.cost = np.empty(0)
         self.price = np.empty(0)
         self.gross = np.empty((users.count, 0))
-        # lab id -> the products it has priced here for its current model and brand term (product_table.py)
-        self._tables: dict[int, ProductTable] = {}
+        self._products: ProductTables | None = None  # the labs' products priced here (product_table.py)
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -127,23 +126,25 @@ class TaskMarket:
             raise ValueError(f"non-finite capability {eoom} or brand {brand}")
         return kernels.gross_utility(eoom, brand, u.value, u.mu, u.difficulty, float(self.task.width), validate=False)
 
-    def product_table(self, lab_id: int, variants: Variants) -> ProductTable:
-        """The table of ``lab_id``'s products for its deployed model ``variants`` and its brand term here."""
-        brand = self.brand_of(lab_id)
-        table = self._tables.get(lab_id)
-        if table is None or not table.serves(variants, brand):
-            table = self._tables[lab_id] = ProductTable(self, variants, brand)
-        return table
+    @property
+    def products(self) -> ProductTables:
+        """The labs' products priced on this market (:class:`~aimarket.simulation.product_table.ProductTables`)."""
+        if self._products is None:
+            self._products = ProductTables(self)
+        return self._products
+
+    def product_columns(self, lab_id: int, variants: Variants, products) -> np.ndarray:
+        """The columns of ``products`` of ``lab_id`` with deployed model ``variants`` in :attr:`products`."""
+        return self.products.columns(lab_id, variants, self.brand_of(lab_id), products)
 
     def _offer_gross(self, lab_id: int, candidate: Candidate) -> np.ndarray:
-        """(n, t) gross utilities (D1) of ``candidate``'s offers: the columns of the lab's product table where
-        it holds them at the candidate's capability and the lab's brand term (the same bits), else computed."""
+        """(n, t) gross utilities (D1) of ``candidate``'s offers: the lab's columns of :attr:`products` where
+        they hold them at the candidate's capability and the lab's brand term (the same bits), else computed."""
         brand = self.brand_of(lab_id)
-        table = self._tables.get(lab_id)
-        if table is not None and table.brand == brand:
-            cols = [table.index.get(p, -1) for p in candidate.products]
-            if min(cols) >= 0 and np.array_equal(table.eoom[cols], candidate.eoom):
-                return table.gross[:, cols]
+        cols = None if self._products is None else self._products.find(lab_id, candidate.products, candidate.eoom,
+                                                                         brand)
+        if cols is not None:
+            return self._products.gross[:, cols]
         return self._gross(candidate.eoom, np.full(len(candidate.products), brand))
 
     def set_offers(self, owner, variant, k, eoom, cost, price) -> None:
@@ -275,8 +276,9 @@ class TaskMarket:
         t = len(product_sets[0])
         if any(len(products) != t for products in product_sets):
             raise ValueError("the candidate sets of one best response must have the same number of products")
-        table = self.product_table(lab_id, variants)
-        sets = table.columns([p for products in product_sets for p in products]).reshape(len(product_sets), t)
+        table = self.products
+        sets = self.product_columns(lab_id, variants, [p for products in product_sets for p in products])
+        sets = sets.reshape(len(product_sets), t)
         if price_hint is None:
             init = np.zeros(sets.shape)
         else:
@@ -295,6 +297,32 @@ class TaskMarket:
         if chosen >= 0:
             return [candidate(chosen)]
         return [candidate(s) for s in range(len(product_sets))]
+
+    def best_of_models(self, lab_id: int, models: list[Variants], products) -> list[Candidate]:
+        """For each deployed model in ``models``, ``lab_id``'s best single offer among ``products`` (screened
+        and the best solved, as :meth:`best_response` with ``screen`` and no price hint), all in one compiled
+        call: the projections of a training decision (docs/ODD.md §7.8) value every model on the same market.
+        ``lab_id``'s own offers, if any, are left out as rivals."""
+        u = self.users
+        count = len(products)
+        first = np.cumsum([0] + [len(m.eoom_pre) for m in models])
+        eoom, cost = costs.product_terms(
+            np.concatenate([m.eoom_pre for m in models]), np.concatenate([m.active_params for m in models]),
+            [first[g] + v for g in range(len(models)) for v, _ in products], [k for _ in models for _, k in products],
+            self.task.alpha, self.task.kappa, self.task.tokens, self.inference_fpd)
+        gross = self._gross(eoom, np.full(eoom.size, self.brand_of(lab_id)))
+        sets = np.arange(eoom.size, dtype=np.int64).reshape(-1, 1)
+        prices, shares, profits, iterations, chosen = kernels.screened_groups(
+            gross, u.mu, u.switching, u.provider == lab_id, self.rival_log_sums(lab_id), cost, sets,
+            np.zeros(sets.shape), np.arange(0, eoom.size + 1, count), tol=self.price_tolerance,
+            max_iter=self.price_iterations, screen_iterations=SCREEN_ITERATIONS, keep=1.0 - self.revenue_share_cost,
+            tasks_per_step=self.tasks_per_step)
+        best = []
+        for g, c in enumerate(chosen):
+            s = g * count + int(c)
+            best.append(Candidate((products[int(c)],), eoom[s:s + 1], cost[s:s + 1], prices[s], shares[s],
+                                  float(profits[s]), int(iterations[s])))
+        return best
 
     def kept_log_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """A copy of the kept log-sums (or room for them) and the compiled rounds' ``state`` (kept?, updates),

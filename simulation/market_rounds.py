@@ -80,24 +80,21 @@ def search_round(market: TaskMarket, lab_ids: list[int], variants: list[Variants
 
 
 def _pack(market, lab_ids, variants, product_sets, hints):
-    """The labs' products in one table ``(gross (n, P), cost, eoom, variant, k)``, their sets as rows of
-    columns of it (S, t), the starting prices (S, t) and each lab's first row (L + 1,)."""
+    """The labs' sets as rows of columns of ``market.products`` (S, t), the starting prices (S, t), each lab's
+    first row (L + 1,) and the products' arrays ``(gross (n, P), cost, eoom, variant, k)``."""
     t = len(product_sets[0][0])
-    tables, used, rows, init, start = [], [], [], [], [0]
-    for lab_id, lab_variants, sets, hint in zip(lab_ids, variants, product_sets, hints, strict=True):
-        table = market.product_table(lab_id, lab_variants)
-        cols = table.columns([p for products in sets for p in products]).reshape(len(sets), t)
-        columns, local = np.unique(cols, return_inverse=True)
-        rows.append(local.reshape(cols.shape) + sum(c.size for c in used))
+    table = market.products
+    width = table.width
+    columns = [market.product_columns(lab_id, lab_variants, [p for products in sets for p in products])
+               for lab_id, lab_variants, sets in zip(lab_ids, variants, product_sets, strict=True)]
+    if table.width != width:  # the table was widened on the way: the first labs' columns moved
+        columns = [market.product_columns(lab_id, lab_variants, [p for products in sets for p in products])
+                   for lab_id, lab_variants, sets in zip(lab_ids, variants, product_sets, strict=True)]
+    rows, init, start = [], [], [0]
+    for cols, sets, hint in zip(columns, product_sets, hints, strict=True):
+        rows.append(cols.reshape(len(sets), t))
         init += [[hint(p, table.cost[c]) for p, c in zip(products, row, strict=True)]
-                 for products, row in zip(sets, cols, strict=True)]
-        tables.append(table)
-        used.append(columns)
+                 for products, row in zip(sets, rows[-1], strict=True)]
         start.append(start[-1] + len(sets))
-    pairs = list(zip(tables, used, strict=True))
-    kinds = [table.products[c] for table, columns in pairs for c in columns]
-    products = (np.ascontiguousarray(np.concatenate([table.gross[:, c] for table, c in pairs], axis=1)),
-                np.concatenate([table.cost[c] for table, c in pairs]),
-                np.concatenate([table.eoom[c] for table, c in pairs]),
-                np.array([v for v, _ in kinds], dtype=np.int64), np.array([k for _, k in kinds], dtype=np.float64))
+    products = (table.gross, table.cost, table.eoom, table.variant, table.k)
     return products, np.concatenate(rows), np.array(init, dtype=np.float64), np.array(start, dtype=np.int64)

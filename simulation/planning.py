@@ -73,20 +73,26 @@ def outlook(model, lab_id: int, delay_years: float) -> Outlook:
     return Outlook(tuple(taus), tuple(discounts), tuple(markets), s.labs.model_cycle)
 
 
+def present_values(view: Outlook, lab_id: int, models: list[Variants], k_grid: np.ndarray, context: str) -> list[float]:
+    """Discounted operating profit over the outlook's horizon [$] (P1) of each deployed model in ``models``,
+    all valued on each projected market in one call (TaskMarket.best_of_models)."""
+    totals = np.zeros(len(models))
+    for discount, markets in zip(view.discounts, view.markets, strict=True):
+        per_step = np.zeros(len(models))
+        for market in markets:
+            products = [(variant, float(k)) for variant in (FULL, DISTILLED) for k in market.allowed_k(k_grid)]
+            for g, best in enumerate(market.best_of_models(lab_id, models, products)):
+                if best.iterations < 0 or not np.isfinite(best.profit):
+                    raise SimulationError(f"{context}, task '{market.task.name}': the projected best-response price "
+                                          "did not converge")
+                per_step[g] += max(0.0, best.profit)
+        totals += view.cycle_steps * per_step * discount
+    return [float(x) for x in totals]
+
+
 def present_value(view: Outlook, lab_id: int, variants: Variants, k_grid: np.ndarray, context: str) -> float:
     """Discounted operating profit of a model with ``variants`` over the outlook's horizon [$] (P1)."""
-    total = 0.0
-    for discount, markets in zip(view.discounts, view.markets, strict=True):
-        per_step = 0.0
-        for market in markets:
-            products = [((variant, float(k)),) for variant in (FULL, DISTILLED) for k in market.allowed_k(k_grid)]
-            [best] = market.best_response(lab_id, variants, products, None, screen=True)
-            if best.iterations < 0 or not np.isfinite(best.profit):
-                raise SimulationError(f"{context}, task '{market.task.name}': the projected best-response price "
-                                      "did not converge")
-            per_step += max(0.0, best.profit)
-        total += view.cycle_steps * per_step * discount
-    return total
+    return present_values(view, lab_id, [variants], k_grid, context)[0]
 
 
 def training_options(model, lab) -> list[TrainingOption]:
@@ -105,14 +111,13 @@ def training_options(model, lab) -> list[TrainingOption]:
     context = f"step {model.step_index}, lab '{lab.name}' (training projection)"
     view = outlook(model, lab.lab_id, s.labs.training_steps * s.time.step_years)
     current = lab.deployed
-    keep_value = present_value(view, lab.lab_id, lab.variants, model.k_grid, context)
-    options = [TrainingOption("keep", 0.0, 0.0, current.raw_flop, 0.0, current.eoom_pre, keep_value, 0.0, 0.0)]
     frontier_raw = max(other.deployed.raw_flop for other in model.labs)
     bases = [("own", m, current.raw_flop * m) for m in s.labs.training_multiples if m > 0]
     bases += [("frontier", m, frontier_raw * m) for m in s.labs.frontier_multiples if m > 0]
     seen = set()
     ida_multiples = s.ida.multiples if s.ida.enabled else [0.0]
     budget = lab.financing_capacity()
+    new = []
     for basis, multiple, raw in bases:
         base_eoom = laws.pretraining_eoom(raw, trends.algo_eff, cap.data_wall_raw_flop, cap.post_wall_returns)
         for ida_multiple in ida_multiples:
@@ -126,9 +131,14 @@ def training_options(model, lab) -> list[TrainingOption]:
             candidate = model.new_trained_model(lab, raw, ida_flop, eoom, cost)
             compliance = (model.regulator.compliance_cost
                           if model.regulator.would_regulate(candidate, trends.algo_eff) else 0.0)
-            value = present_value(view, lab.lab_id, candidate.variants(s.labs.distill_ratio, s.labs.distill_penalty),
-                                  model.k_grid, context)
-            options.append(TrainingOption(basis, multiple, ida_multiple, raw, ida_flop, eoom, value, cost, compliance))
+            new.append((basis, multiple, ida_multiple, raw, ida_flop, eoom, candidate, cost, compliance))
+    values = present_values(view, lab.lab_id, [lab.variants] + [
+        candidate.variants(s.labs.distill_ratio, s.labs.distill_penalty) for *_, candidate, _, _ in new],
+        model.k_grid, context)
+    options = [TrainingOption("keep", 0.0, 0.0, current.raw_flop, 0.0, current.eoom_pre, values[0], 0.0, 0.0)]
+    for (basis, multiple, ida_multiple, raw, ida_flop, eoom, _, cost, compliance), value in zip(new, values[1:],
+                                                                                                 strict=True):
+        options.append(TrainingOption(basis, multiple, ida_multiple, raw, ida_flop, eoom, value, cost, compliance))
     return options
 
 

@@ -1,11 +1,11 @@
-"""A lab's products on one task type, each computed once for the market's life (docs/ODD.md §7.4, §7.7).
+"""The labs' products on one task type, each computed once for the market's life (docs/ODD.md §7.4, §7.7).
 
 A best response weighs sets of products (model variant, inference multiplier k); the same products come
-back round after round (the neighbours of the current choice) and in every projection of a training
-option. A :class:`ProductTable` keeps, for one lab, deployed model and brand term on one
-:class:`~aimarket.simulation.market.TaskMarket`, each product's capability (L5), marginal cost (L9) and
-gross-utility column (D1) in one (users x products) array, so that a best response hands the kernel the
-whole table and the column of each product of its sets, and computes only products it has not seen.
+back round after round (the neighbours of a lab's current choice). :class:`ProductTables` keeps, for every
+lab on one :class:`~aimarket.simulation.market.TaskMarket`, each product's capability (L5), marginal cost
+(L9) and gross-utility column (D1) for the lab's deployed model and brand term, in one (users x columns)
+array in which each lab owns a block of columns. A best response, or a whole round of them, hands the kernels
+that array and the column of each product of the sets, and only products not seen before are computed.
 Every entry is computed on its own, so a column has the same bits whenever it is computed.
 """
 
@@ -13,55 +13,94 @@ from __future__ import annotations
 
 import numpy as np
 
-INITIAL_COLUMNS = 32  # the default grid has 2 variants x 13 multipliers; the table doubles when full
+BLOCK_COLUMNS = 32  # columns per lab at first (the default grid has 2 variants x 13 multipliers); doubled when full
 
 
-class ProductTable:
-    """Capability [eOOM], marginal cost [$/task] and gross utility [$] of a lab's products on one market.
+class _Block:
+    """One lab's columns: its deployed model's ``variants``, its ``brand`` term, product -> column."""
 
-    ``gross`` is (users x capacity), its unused columns zero; ``eoom`` and ``cost`` (capacity,) likewise;
-    ``columns(products)`` gives each product's column, computing the missing ones in one call.
-    """
-
-    def __init__(self, market, variants, brand: float):
-        self.market = market
+    def __init__(self, start: int, variants, brand: float):
+        self.start = start
         self.variants = variants
         self.brand = brand
         self.index: dict[tuple[int, float], int] = {}
-        self.products: list[tuple[int, float]] = []  # the product in each used column
-        self.eoom = np.zeros(INITIAL_COLUMNS)
-        self.cost = np.zeros(INITIAL_COLUMNS)
-        self.gross = np.zeros((market.users.count, INITIAL_COLUMNS))
 
-    def serves(self, variants, brand: float) -> bool:
-        """Whether the table holds the products of this deployed model and brand term."""
-        return self.brand == brand and self.variants == variants
 
-    def columns(self, products) -> np.ndarray:
-        """The column of each of ``products`` (a sequence of (variant, k)), adding those not yet in the table."""
-        index = self.index
+class ProductTables:
+    """Capability ``eoom`` [eOOM], marginal cost ``cost`` [$/task], ``variant``, ``k`` and gross utility
+    ``gross`` [$] (users x columns) of the labs' products on one market; unused columns are zero. Adding a
+    product may move every block (a wider table, :attr:`width` changes): columns found before are then stale."""
+
+    def __init__(self, market):
+        self.market = market
+        self.width = BLOCK_COLUMNS
+        self.blocks: dict[int, _Block] = {}
+        self._allocate(len(set(market.owner.tolist())) + 1)  # a block for every seller, and one to spare
+
+    def columns(self, lab_id: int, variants, brand: float, products) -> np.ndarray:
+        """The column of each of ``products`` ((variant, k) pairs) of ``lab_id`` with deployed model
+        ``variants`` and brand term ``brand``, computing those not yet in its block (one kernel call)."""
+        block = self.blocks.get(lab_id)
+        if block is None:
+            if (len(self.blocks) + 1) * self.width > self.cost.size:
+                self._allocate(2 * len(self.blocks) + 1)
+            block = self.blocks[lab_id] = _Block(len(self.blocks) * self.width, variants, brand)
+        elif block.brand != brand or block.variants != variants:  # a new model or brand: the block starts anew
+            block.variants, block.brand, block.index = variants, brand, {}
+        index = block.index
         missing = [p for p in dict.fromkeys(products) if p not in index]
         if missing:
-            self._add(missing)
+            self._add(block, missing)
         return np.array([index[p] for p in products], dtype=np.int64)
 
-    def _add(self, products: list) -> None:
-        start = len(self.index)
-        end = start + len(products)
-        if end > self.cost.size:
-            self._grow(max(end, 2 * self.cost.size))
-        eoom, cost = self.market.product_terms(self.variants, products)
-        self.eoom[start:end] = eoom
-        self.cost[start:end] = cost
-        self.gross[:, start:end] = self.market._gross(eoom, np.full(len(products), self.brand))
-        for j, product in enumerate(products):
-            self.index[product] = start + j
-        self.products.extend(products)
+    def find(self, lab_id: int, products, eoom: np.ndarray, brand: float) -> np.ndarray | None:
+        """The columns of ``lab_id``'s ``products`` where its block holds them at capability ``eoom`` and
+        brand term ``brand``, else None."""
+        block = self.blocks.get(lab_id)
+        if block is None or block.brand != brand:
+            return None
+        cols = np.array([block.index.get(p, -1) for p in products], dtype=np.int64)
+        if cols.min() < 0 or not np.array_equal(self.eoom[cols], eoom):
+            return None
+        return cols
 
-    def _grow(self, capacity: int) -> None:
-        used = len(self.index)
-        gross = np.zeros((self.gross.shape[0], capacity))
-        gross[:, :used] = self.gross[:, :used]
-        self.gross = gross
-        self.eoom = np.concatenate([self.eoom[:used], np.zeros(capacity - used)])
-        self.cost = np.concatenate([self.cost[:used], np.zeros(capacity - used)])
+    def _add(self, block: _Block, products: list) -> None:
+        used = len(block.index)
+        if used + len(products) > self.width:
+            self._widen(max(2 * self.width, used + len(products)))
+        first = block.start + used
+        last = first + len(products)
+        eoom, cost = self.market.product_terms(block.variants, products)
+        self.eoom[first:last] = eoom
+        self.cost[first:last] = cost
+        self.variant[first:last] = [v for v, _ in products]
+        self.k[first:last] = [k for _, k in products]
+        self.gross[:, first:last] = self.market._gross(eoom, np.full(len(products), block.brand))
+        for j, product in enumerate(products):
+            block.index[product] = first + j
+
+    def _allocate(self, blocks: int, keep: bool = True) -> None:
+        """Zeroed room for ``blocks`` blocks, with what is there where ``keep``."""
+        columns = max(blocks, 1) * self.width
+        old = {name: getattr(self, name, None) for name in ("gross", "eoom", "cost", "variant", "k")}
+        self.gross = np.zeros((self.market.users.count, columns))
+        self.eoom, self.cost, self.k = np.zeros(columns), np.zeros(columns), np.zeros(columns)
+        self.variant = np.zeros(columns, dtype=np.int64)
+        if keep and old["gross"] is not None:
+            self.gross[:, :old["gross"].shape[1]] = old["gross"]
+            for name in ("eoom", "cost", "variant", "k"):
+                getattr(self, name)[:old[name].size] = old[name]
+
+    def _widen(self, width: int) -> None:
+        """Blocks of ``width`` columns: every block moves to its new start with its columns."""
+        old = {name: getattr(self, name) for name in ("gross", "eoom", "cost", "variant", "k")}
+        old_width, self.width = self.width, width
+        self._allocate(self.cost.size // old_width, keep=False)
+        for block in self.blocks.values():
+            start = block.start // old_width * width
+            used = len(block.index)
+            self.gross[:, start:start + used] = old["gross"][:, block.start:block.start + used]
+            for name in ("eoom", "cost", "variant", "k"):
+                getattr(self, name)[start:start + used] = old[name][block.start:block.start + used]
+            block.index = {p: c - block.start + start for p, c in block.index.items()}
+            block.start = start

@@ -41,7 +41,7 @@ choice probabilities are logit with scale ``mu_i`` (D2), evaluated with log-sum-
 
 """
 
-from aimarket.simulation.kernels.best_response import best_response_sets
+from aimarket.simulation.kernels.best_response import best_response_sets, screened_groups
 from aimarket.simulation.kernels.choice import choice_probabilities, gross_utility, rival_log_sums, sample_providers
 from aimarket.simulation.kernels.costs import marginal_costs
 from aimarket.simulation.kernels.denominators import add_offers, remove_lab
@@ -51,4 +51,4 @@ from aimarket.simulation.kernels.terms import logit_terms, reset_logit_terms
 
 __all__ = ["NEGLIGIBLE_SHARE", "NOT_CONVERGED", "add_offers", "best_response_prices", "best_response_sets",
            "choice_probabilities", "gross_utility", "logit_terms", "marginal_costs", "remove_lab",
-           "reset_logit_terms", "rival_log_sums", "sample_providers"]
+           "reset_logit_terms", "rival_log_sums", "sample_providers", "screened_groups"]

@@ -128,4 +128,42 @@ def best_response_sets(gross_all, mu, switching, is_provider, rival, cost, sets,
     return prices, shares, profits, iterations, int(chosen)
 
 
+@njit(cache=True)
+def _screened_groups_kernel(gross_all, mu, switching, is_provider, rival, cost_all, priced_cost, sets, init,
+                            group_start, tol, max_iter, dampings, screen_iterations, keep, tasks_per_step, out_price,
+                            out_share, out_profit, out_iterations, out_chosen, terms):
+    """Screens and solves each group of sets, rows ``group_start[g]:group_start[g + 1]`` of ``sets``, as
+    :func:`_best_response_sets_kernel` with ``screen``; ``out_chosen[g]`` is the group's chosen row (relative
+    to its first; a lone set is solved without screening)."""
+    for g in range(group_start.shape[0] - 1):
+        first, last = group_start[g], group_start[g + 1]
+        chosen = _best_response_sets_kernel(gross_all, mu, switching, is_provider, rival, cost_all, priced_cost,
+                                            sets[first:last], init[first:last], tol, max_iter, dampings, False, True,
+                                            screen_iterations, keep, tasks_per_step, out_price[first:last],
+                                            out_share[first:last], out_profit[first:last],
+                                            out_iterations[first:last], terms)
+        out_chosen[g] = max(chosen, 0)
+
+
+def screened_groups(gross_all, mu, switching, is_provider, rival, cost, sets, init, group_start, *,
+                    tol: float = 1e-12, max_iter: int = 500, screen_iterations: int = 2, keep: float = 1.0,
+                    tasks_per_step: float = 1.0):
+    """:func:`best_response_sets` with ``screen`` for each of several groups of sets in one call (the same
+    lab against the same rivals, e.g. one group per model it might train): group ``g`` is rows
+    ``group_start[g]:group_start[g + 1]`` of ``sets``. The arrays are taken as checked (the caller's).
+    Returns ``(prices (S, t), shares (S, t), profits (S,), iterations (S,), chosen (G,))``, ``chosen[g]`` the
+    winner's row relative to the group's first."""
+    count, t = sets.shape
+    prices = np.empty((count, t))
+    shares = np.empty((count, t))
+    profits = np.empty(count)
+    iterations = np.empty(count, dtype=np.int64)
+    chosen = np.empty(len(group_start) - 1, dtype=np.int64)
+    _screened_groups_kernel(gross_all, mu, switching, is_provider, rival, cost, cost / keep, sets, init,
+                            np.asarray(group_start, dtype=np.int64), float(tol), int(max_iter),
+                            np.array((1.0, 0.5, 0.25)), int(screen_iterations), float(keep), float(tasks_per_step),
+                            prices, shares, profits, iterations, chosen, LOGIT_TERMS)
+    return prices, shares, profits, iterations, chosen
+
+
 renew_when_changed(globals(), __file__, *kernel_sources(__file__))  # see numba_cache
