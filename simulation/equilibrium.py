@@ -108,17 +108,17 @@ def _compiled_round(model, search: bool) -> float | None:
     residual = 0.0
     for index, market in enumerate(model.markets):
         if search:
-            candidates, failed, outcome = market_rounds.search_round(
-                market, lab_ids, [lab.variants for lab in labs], plans[index], [lab.price_hint(index) for lab in labs])
+            done = market_rounds.search_round(market, lab_ids, [lab.variants for lab in labs], plans[index],
+                                              [lab.price_hint(index) for lab in labs])
         else:
-            candidates, failed, outcome = market_rounds.reprice_round(market, lab_ids)
-        for lab, candidate in zip(labs[:len(candidates)], candidates, strict=True):  # those before a failure
-            residual = max(residual, _price_change(lab.offers[index], candidate))
+            done = market_rounds.reprice_round(market, lab_ids, [lab.offers[index].products for lab in labs])
+        residual = max(residual, done.residual)
+        for lab, candidate in zip(labs[:len(done.candidates)], done.candidates, strict=True):
             lab.offers[index] = candidate
-        if failed >= 0:
-            lab = labs[failed]
+        if done.failed >= 0:
+            lab = labs[done.failed]
             where = f"step {model.step_index}, lab '{lab.name}', task '{market.task.name}'"
-            if outcome == market_rounds.FAILED:
+            if done.outcome == market_rounds.FAILED:
                 raise SimulationError(f"{where}: the best-response price fixed point did not converge")
             raise SimulationError(f"{where}: non-finite price or share in the best response")
     return residual

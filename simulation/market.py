@@ -126,6 +126,11 @@ class TaskMarket:
             raise ValueError(f"non-finite capability {eoom} or brand {brand}")
         return kernels.gross_utility(eoom, brand, u.value, u.mu, u.difficulty, float(self.task.width), validate=False)
 
+    def reuse_products(self, previous: TaskMarket) -> None:
+        """Take over the product tables of ``previous``, this task type's market at the last step, emptied."""
+        if previous._products is not None:
+            self._products = previous._products.reset(self)
+
     @property
     def products(self) -> ProductTables:
         """The labs' products priced on this market (:class:`~aimarket.simulation.product_table.ProductTables`)."""
@@ -219,6 +224,14 @@ class TaskMarket:
 
     def offers_of(self, lab_id: int) -> np.ndarray:
         return np.flatnonzero(self.owner == lab_id)
+
+    def offer_slice(self, lab_id: int) -> slice:
+        """The columns of ``lab_id``'s offers in the table: they are always next to each other (the table is
+        built lab by lab, and a lab's new offers take its old columns or move to the end together)."""
+        own = np.flatnonzero(self.owner == lab_id)
+        if own.size and own[-1] - own[0] + 1 != own.size:
+            raise ValueError(f"lab {lab_id}'s offers are not next to each other in the table")
+        return slice(int(own[0]), int(own[-1]) + 1) if own.size else slice(0, 0)
 
     # -- laws on this task type ------------------------------------------------------------------------
     def allowed_k(self, k_grid: np.ndarray) -> np.ndarray:

@@ -10,6 +10,8 @@ order, so the same bits (tests/test_rounds.py), without returning to Python betw
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from aimarket.simulation.kernels import rounds
@@ -18,47 +20,59 @@ from aimarket.simulation.market import SCREEN_ITERATIONS, Candidate, TaskMarket,
 FAILED, NOT_FINITE, SOLVED = rounds.FAILED, rounds.NOT_FINITE, rounds.SOLVED
 
 
-def reprice_round(market: TaskMarket, lab_ids: list[int]) -> tuple[list[Candidate], int, int]:
-    """Each lab of ``lab_ids`` in turn re-solves the prices of its current offers, warm-started from them,
-    against the table as the labs before it left it (:meth:`TaskMarket.best_response` with ``warm``).
-    Returns the labs' new :class:`Candidate` s and ``(position, outcome)`` of the first lab whose solve
-    failed (``FAILED`` or ``NOT_FINITE``; it and the labs after it keep their offers), or ``(-1, SOLVED)``."""
+@dataclass(frozen=True)
+class Round:
+    """What a compiled round did: the labs' new offers (those before a failure, if any), the round's
+    residual (the largest relative price change, infinite where a lab changed its products; E1), and the
+    position of the first lab whose solve failed with its ``outcome`` (``FAILED``: no convergence;
+    ``NOT_FINITE``: a non-finite price or share), or ``(-1, SOLVED)``. A lab that failed and those after it
+    keep their offers."""
+
+    candidates: list[Candidate]
+    residual: float
+    failed: int
+    outcome: int
+
+
+def reprice_round(market: TaskMarket, lab_ids: list[int], products: list[tuple]) -> Round:
+    """Each lab of ``lab_ids`` in turn re-solves the prices of its current offers (``products``, one tuple per
+    lab in the order of its offers in the table), warm-started from them, against the table as the labs
+    before it left it (:meth:`TaskMarket.best_response` with ``warm``)."""
     u = market.users
     price = market.price.copy()  # new arrays: callers may hold the old ones
     share = np.zeros(price.size)
-    profit = np.zeros(len(lab_ids))
+    profit, change = np.zeros(len(lab_ids)), np.zeros(len(lab_ids))
     iterations = np.zeros(len(lab_ids), dtype=np.int64)
     logsum, state = market.kept_log_sums()
     failed, outcome = rounds.reprice_round(
         market.gross, u.mu, u.switching, u.provider, u.outside, price, market.owner, market.cost,
         1.0 - market.revenue_share_cost, market.tasks_per_step, lab_ids, logsum, state, market.price_tolerance,
-        market.price_iterations, share, profit, iterations, validate=False)
+        market.price_iterations, share, profit, iterations, change, validate=False)
     market.price = price
     market.keep_log_sums(logsum, state)
+    done = len(lab_ids) if failed < 0 else failed
     candidates = []
-    for position, lab_id in enumerate(lab_ids[:len(lab_ids) if failed < 0 else failed]):
-        own = np.flatnonzero(market.owner == lab_id)
-        products = tuple((int(v), float(k)) for v, k in zip(market.variant[own], market.k[own], strict=True))
-        candidates.append(Candidate(products, market.eoom[own], market.cost[own], price[own], share[own],
+    for position in range(done):
+        own = market.offer_slice(lab_ids[position])
+        candidates.append(Candidate(products[position], market.eoom[own], market.cost[own], price[own], share[own],
                                     float(profit[position]), int(iterations[position])))
-    return candidates, failed, outcome
+    return Round(candidates, float(change[:done].max(initial=0.0)), failed, outcome)
 
 
 def search_round(market: TaskMarket, lab_ids: list[int], variants: list[Variants], product_sets: list[list],
-                 hints: list) -> tuple[list[Candidate], int, int]:
+                 hints: list) -> Round:
     """Each lab of ``lab_ids`` in turn screens its ``product_sets`` (every set with as many products as the
     lab has offers here), priced from its ``hints`` as :meth:`TaskMarket.best_response` with ``screen``, and
-    the most profitable becomes its offers before the next lab moves. Returns the labs' chosen
-    :class:`Candidate` s and ``(position, outcome)`` as :func:`reprice_round`."""
+    the most profitable becomes its offers before the next lab moves."""
     t = len(product_sets[0][0])
-    for lab_id in lab_ids:
-        if np.count_nonzero(market.owner == lab_id) != t or any(len(p) != t for sets in product_sets for p in sets):
-            raise ValueError("every candidate set of a search round must have as many products as its lab's offers")
+    if (any(len(p) != t for sets in product_sets for p in sets)
+            or any(market.offer_slice(lab_id).stop - market.offer_slice(lab_id).start != t for lab_id in lab_ids)):
+        raise ValueError("every candidate set of a search round must have as many products as its lab's offers")
     products, sets, init, start = _pack(market, lab_ids, variants, product_sets, hints)
     count = sets.shape[0]
     prices, shares = np.empty((count, t)), np.empty((count, t))
     profits, iterations = np.empty(count), np.empty(count, dtype=np.int64)
-    chosen = np.zeros(len(lab_ids), dtype=np.int64)
+    chosen, change = np.zeros(len(lab_ids), dtype=np.int64), np.zeros(len(lab_ids))
     u = market.users
     table = (market.gross, u.mu, u.switching, u.provider, u.outside, market.price.copy(), market.owner,
              market.cost.copy(), market.eoom.copy(), market.variant.copy(), market.k.copy())
@@ -66,17 +80,18 @@ def search_round(market: TaskMarket, lab_ids: list[int], variants: list[Variants
     failed, outcome = rounds.search_round(
         table, 1.0 - market.revenue_share_cost, market.tasks_per_step, lab_ids, start, sets, init, products, logsum,
         state, market.price_tolerance, market.price_iterations, SCREEN_ITERATIONS, prices, shares, profits,
-        iterations, chosen)
+        iterations, chosen, change)
     market.price = table[5]
     market.cost, market.eoom, market.variant, market.k = table[7:]
     market.keep_log_sums(logsum, state)
+    done = len(lab_ids) if failed < 0 else failed
     candidates = []
-    for position in range(len(lab_ids) if failed < 0 else failed):
+    for position in range(done):
         s = start[position] + chosen[position]
         cols = sets[s]
         candidates.append(Candidate(tuple(product_sets[position][chosen[position]]), products[2][cols],
                                     products[1][cols], prices[s], shares[s], float(profits[s]), int(iterations[s])))
-    return candidates, failed, outcome
+    return Round(candidates, float(change[:done].max(initial=0.0)), failed, outcome)
 
 
 def _pack(market, lab_ids, variants, product_sets, hints):

@@ -261,7 +261,7 @@ class MarketModel(mesa.Model):
 
     def _build_markets(self) -> None:
         s = self.config
-        self.markets = []
+        previous, self.markets = self.markets, []
         decay = self.brand_factor()
         for index, task in enumerate(s.tasks):
             k_max = latency_limit(task, s.compute.copy_tokens_per_second)
@@ -284,6 +284,8 @@ class MarketModel(mesa.Model):
                 rows.append((SELF_HOST, FULL, *self_host))
             columns = list(zip(*rows, strict=True)) if rows else [[]] * 6
             market.set_offers(*columns)
+            if index < len(previous):
+                market.reuse_products(previous[index])
             self.markets.append(market)
 
     def _self_host_offer(self, market: TaskMarket) -> tuple[float, float, float, float] | None:

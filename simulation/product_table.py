@@ -28,7 +28,7 @@ class _Block:
 
 class ProductTables:
     """Capability ``eoom`` [eOOM], marginal cost ``cost`` [$/task], ``variant``, ``k`` and gross utility
-    ``gross`` [$] (users x columns) of the labs' products on one market; unused columns are zero. Adding a
+    ``gross`` [$] (users x columns, each column contiguous) of the labs' products on one market. Adding a
     product may move every block (a wider table, :attr:`width` changes): columns found before are then stale."""
 
     def __init__(self, market):
@@ -36,6 +36,15 @@ class ProductTables:
         self.width = BLOCK_COLUMNS
         self.blocks: dict[int, _Block] = {}
         self._allocate(len(set(market.owner.tolist())) + 1)  # a block for every seller, and one to spare
+
+    def reset(self, market) -> ProductTables:
+        """These tables, emptied, for ``market`` (the same task type's users at the next step): the arrays are
+        kept, so that their memory is not allocated and first touched again every step."""
+        self.market = market
+        self.blocks = {}
+        if self.gross.shape[0] != market.users.count:
+            self._allocate(len(set(market.owner.tolist())) + 1, keep=False)
+        return self
 
     def columns(self, lab_id: int, variants, brand: float, products) -> np.ndarray:
         """The column of each of ``products`` ((variant, k) pairs) of ``lab_id`` with deployed model
@@ -83,7 +92,7 @@ class ProductTables:
         """Zeroed room for ``blocks`` blocks, with what is there where ``keep``."""
         columns = max(blocks, 1) * self.width
         old = {name: getattr(self, name, None) for name in ("gross", "eoom", "cost", "variant", "k")}
-        self.gross = np.zeros((self.market.users.count, columns))
+        self.gross = np.zeros((self.market.users.count, columns), order="F")  # a block of columns is contiguous
         self.eoom, self.cost, self.k = np.zeros(columns), np.zeros(columns), np.zeros(columns)
         self.variant = np.zeros(columns, dtype=np.int64)
         if keep and old["gross"] is not None:

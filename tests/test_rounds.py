@@ -28,8 +28,9 @@ def test_reprice_round_matches_reference(market, kept, keep, updates, cost_share
     new_price = price.copy()
     state = np.array([kept, updates], dtype=np.int64)
     share, profit, iterations = np.zeros(price.size), np.zeros(labs.size), np.zeros(labs.size, dtype=np.int64)
+    change = np.zeros(labs.size)
     failed, outcome = rounds.reprice_round(gross, mu, switching, provider, outside, new_price, owner, cost, keep, 3.0,
-                                           labs, logsum.copy(), state, 1e-12, 500, share, profit, iterations)
+                                           labs, logsum.copy(), state, 1e-12, 500, share, profit, iterations, change)
     with np.errstate(over="ignore", invalid="ignore"):
         ref_price, ref_share, ref_profit, ref_iterations, ref_failed = reference_rounds.reprice_round(
             gross.tolist(), mu.tolist(), switching.tolist(), provider.tolist(), outside.tolist(), price.tolist(),
@@ -40,6 +41,10 @@ def test_reprice_round_matches_reference(market, kept, keep, updates, cost_share
     np.testing.assert_allclose(new_price, ref_price, rtol=RTOL)
     np.testing.assert_allclose(share, ref_share, rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(profit[:len(ref_profit)], ref_profit, rtol=1e-10, atol=1e-300)
+    for position, lab in enumerate(labs[:len(ref_profit)]):  # each lab's change against the prices it started from
+        own = owner == lab
+        expected = np.max(np.abs(new_price[own] - price[own]) / np.maximum(np.abs(price[own]), 1e-300))
+        np.testing.assert_allclose(change[position], expected, rtol=1e-9)
 
 
 def test_a_round_keeps_the_prices_of_offers_no_lab_reprices():
@@ -48,7 +53,7 @@ def test_a_round_keeps_the_prices_of_offers_no_lab_reprices():
     state = np.array([0, 0])
     rounds.reprice_round(gross, mu, switching, provider, outside, price, owner, np.full(3, 0.1), 1.0, 1.0,
                          np.array([0]), np.empty(4), state, 1e-12, 500, np.zeros(3), np.zeros(1),
-                         np.zeros(1, dtype=np.int64))
+                         np.zeros(1, dtype=np.int64), np.zeros(1))
     assert price[1] == 3.0 and price[2] == 0.5 and price[0] != 2.0
     assert state.tolist() == [1, 1]  # log-sums recomputed, then one incremental update
 

@@ -45,13 +45,11 @@ def _remove_lab_kernel(gross, mu, inv_mu, switching, provider, outside, price, o
             own[t] = o
             t += 1
     for i in range(gross.shape[0]):
+        bonus = switching[i] if lab >= 0 and provider[i] == lab else 0.0  # the lab's offers' owner is the lab
         share = 0.0
         for j in range(t):
             o = own[j]
-            u = gross[i, o] - price[o]
-            if owner[o] >= 0 and owner[o] == provider[i]:
-                u += switching[i]
-            share += math.exp(u * inv_mu[i] - logsum[i])
+            share += math.exp((gross[i, o] - price[o] + bonus) * inv_mu[i] - logsum[i])
         if share <= EXACT_SHARE:
             out[i] = logsum[i] + math.log1p(-share)
         else:
@@ -64,16 +62,17 @@ def _add_offers_kernel(rival, gross, inv_mu, switching, is_provider, price, out,
     """out[i] = logaddexp(R_i, log sum_o exp((g_io - p_o + s_i 1[provider_i is the lab]) / mu_i)), with
     ``inv_mu`` = 1 / mu."""
     t = price.shape[0]
+    z = np.empty(t)
     for i in range(gross.shape[0]):
         bonus = switching[i] if is_provider[i] else 0.0
         z_max = rival[i]
         for o in range(t):
-            z = (gross[i, o] - price[o] + bonus) * inv_mu[i]
-            if z > z_max:
-                z_max = z
+            z[o] = (gross[i, o] - price[o] + bonus) * inv_mu[i]
+            if z[o] > z_max:
+                z_max = z[o]
         total = math.exp(rival[i] - z_max)
         for o in range(t):
-            total += math.exp((gross[i, o] - price[o] + bonus) * inv_mu[i] - z_max)
+            total += math.exp(z[o] - z_max)
         out[i] = z_max + math.log(total)
     terms[0] += gross.shape[0] * (t + 1)
 

@@ -166,8 +166,31 @@ def _lab_profit_terms_two(odds, inv_mu, markup, share, grad, hess, terms):
 
 @njit(cache=True)
 def _lab_shares(odds, inv_mu, markup, share, prob, terms):
-    """share_o = sum_i P_io at the markups ``markup`` (the probabilities of :func:`_lab_profit_terms`)."""
+    """share_o = sum_i P_io at the markups ``markup`` (the probabilities of :func:`_lab_profit_terms`); two
+    offers are written out with the sums in registers (the same bits)."""
     n, t = odds.shape
+    if t == 2:
+        m0 = markup[0]
+        m1 = markup[1]
+        s0 = s1 = 0.0
+        for i in range(n):
+            iv = inv_mu[i]
+            z0 = odds[i, 0] - m0 * iv
+            z1 = odds[i, 1] - m1 * iv
+            z_max = 0.0
+            if z0 > z_max:
+                z_max = z0
+            if z1 > z_max:
+                z_max = z1
+            e0 = math.exp(z0 - z_max)
+            e1 = math.exp(z1 - z_max)
+            scale = 1.0 / (math.exp(-z_max) + e0 + e1)
+            s0 += e0 * scale
+            s1 += e1 * scale
+        share[0] = s0
+        share[1] = s1
+        terms[0] += 3 * n
+        return
     for o in range(t):
         share[o] = 0.0
     for i in range(n):

@@ -60,21 +60,25 @@ def _rivals(gross, mu, inv_mu, switching, provider, outside, price, owner, lab, 
 
 @njit(cache=True)
 def _enter_offers(gross, own, inv_mu, switching, is_provider, rival, new_price, price, logsum, state, terms):
-    """The lab's new prices enter the table (its columns ``own``) and the kept log-sums (D2, §7.6)."""
+    """The lab's new prices enter the table (its columns ``own``) and the kept log-sums (D2, §7.6). Returns
+    the largest relative price change ``|p_new - p_old| / |p_old|`` (E1's residual)."""
     n = gross.shape[0]
     t = own.shape[0]
+    change = 0.0
     for j in range(t):
+        change = max(change, abs(new_price[j] - price[own[j]]) / max(abs(price[own[j]]), 1e-300))
         price[own[j]] = new_price[j]
     if state[1] + 1 >= REFRESH_UPDATES:  # then the log-sums are recomputed exactly, when next needed
         state[0] = 0
         state[1] = 0
-        return
+        return change
     own_gross = np.empty((n, t))
     for i in range(n):
         for j in range(t):
             own_gross[i, j] = gross[i, own[j]]
     _add_offers_kernel(rival, own_gross, inv_mu, switching, is_provider, new_price, logsum, terms)
     state[1] += 1
+    return change
 
 
 @njit(cache=True)
@@ -87,14 +91,15 @@ def _finite(values) -> bool:
 
 @njit(cache=True)
 def _reprice_round(gross, mu, switching, provider, outside, price, owner, cost, keep, tasks_per_step, labs, logsum,
-                   state, tol, max_iter, dampings, out_share, out_profit, out_iterations, terms):
+                   state, tol, max_iter, dampings, out_share, out_profit, out_iterations, out_change, terms):
     """Reprices ``labs`` (L,) in turn on one market; see the module docstring.
 
     gross (n, m), owner, cost [$/task] and price [$/task] (m,) are the offer table; ``price`` is updated
     in place, and ``out_share`` (m,) receives each repriced offer's mean share. ``logsum`` (n) holds the
     users' log-sums over the table when ``state[0]`` is 1 (else they are recomputed exactly first) and
     ``state[1]`` counts the incremental updates since the last exact recompute; both are updated.
-    ``out_profit`` and ``out_iterations`` (L,) receive each lab's profit and Newton iterations.
+    ``out_profit``, ``out_iterations`` and ``out_change`` (L,) receive each lab's profit, Newton iterations
+    and largest relative price change.
     Returns ``(lab position, outcome)``: the first lab whose solve failed (``FAILED``: no convergence;
     ``NOT_FINITE``: a non-finite price or share) or ``(-1, SOLVED)``; labs after a failure keep their prices.
     """
@@ -121,14 +126,15 @@ def _reprice_round(gross, mu, switching, provider, outside, price, owner, cost, 
         out_profit[position] = _profit(new_price, new_share, cost, own, keep, tasks_per_step)
         for j in range(t):
             out_share[own[j]] = new_share[j]
-        _enter_offers(gross, own, inv_mu, switching, is_provider, rival, new_price, price, logsum, state, terms)
+        out_change[position] = _enter_offers(gross, own, inv_mu, switching, is_provider, rival, new_price, price,
+                                             logsum, state, terms)
     return -1, SOLVED
 
 
 @njit(cache=True)
 def _search_round(gross, mu, switching, provider, outside, price, owner, cost, eoom, variant, k, keep, tasks_per_step,
                   labs, set_start, sets, init, products, logsum, state, tol, max_iter, dampings, screen_iterations,
-                  out_price, out_share, out_profit, out_iterations, out_chosen, terms):
+                  out_price, out_share, out_profit, out_iterations, out_chosen, out_change, terms):
     """Lets ``labs`` (L,) in turn screen their candidate sets and take the best on one market; see the
     module docstring.
 
@@ -137,9 +143,9 @@ def _search_round(gross, mu, switching, provider, outside, price, owner, cost, e
     offers). Lab ``labs[l]``'s sets are rows ``set_start[l]:set_start[l + 1]`` of ``sets`` (S, t), columns of
     the products table ``products = (gross (n, P), cost (P,), eoom (P,), variant (P,), k (P,))``, with starting
     prices ``init`` (S, t). ``logsum`` and ``state`` as in :func:`_reprice_round`. Writes every set's prices,
-    shares, profit and iterations (screened, or solved for the chosen one) and each lab's chosen row
-    (relative to its first) into ``out_chosen`` (L,); returns ``(lab position, outcome)`` as
-    :func:`_reprice_round`.
+    shares, profit and iterations (screened, or solved for the chosen one), each lab's chosen row (relative to
+    its first) into ``out_chosen`` (L,) and its largest relative price change into ``out_change`` (L,; infinite
+    where its products changed); returns ``(lab position, outcome)`` as :func:`_reprice_round`.
     """
     product_gross, product_cost, product_eoom, product_variant, product_k = products
     n, m = gross.shape
@@ -165,21 +171,25 @@ def _search_round(gross, mu, switching, provider, outside, price, owner, cost, e
             return position, FAILED
         if not (_finite(out_price[s]) and _finite(out_share[s])):
             return position, NOT_FINITE
+        moved = False
         for j in range(t):
             o = own[j]
             c = sets[s, j]
+            moved = moved or variant[o] != product_variant[c] or k[o] != product_k[c]
             for i in range(n):
                 gross[i, o] = product_gross[i, c]
             cost[o] = product_cost[c]
             eoom[o] = product_eoom[c]
             variant[o] = product_variant[c]
             k[o] = product_k[c]
-        _enter_offers(gross, own, inv_mu, switching, is_provider, rival, out_price[s], price, logsum, state, terms)
+        change = _enter_offers(gross, own, inv_mu, switching, is_provider, rival, out_price[s], price, logsum, state,
+                               terms)
+        out_change[position] = math.inf if moved else change
     return -1, SOLVED
 
 
 def reprice_round(gross, mu, switching, provider, outside, price, owner, cost, keep: float, tasks_per_step: float,
-                  labs, logsum, state, tol: float, max_iter: int, out_share, out_profit, out_iterations, *,
+                  labs, logsum, state, tol: float, max_iter: int, out_share, out_profit, out_iterations, out_change, *,
                   validate: bool = True) -> tuple[int, int]:
     """One repricing round of ``labs`` on one market (see :func:`_reprice_round` for the arguments, which are
     updated in place); returns ``(lab position, outcome)``.
@@ -194,20 +204,20 @@ def reprice_round(gross, mu, switching, provider, outside, price, owner, cost, k
     position, outcome = _reprice_round(gross, mu, switching, provider, outside, price, owner, cost, float(keep),
                                        float(tasks_per_step), np.ascontiguousarray(labs, dtype=np.int64), logsum,
                                        state, float(tol), int(max_iter), np.array(DAMPINGS), out_share, out_profit,
-                                       out_iterations, LOGIT_TERMS)
+                                       out_iterations, out_change, LOGIT_TERMS)
     return int(position), int(outcome)
 
 
 def search_round(table, keep: float, tasks_per_step: float, labs, set_start, sets, init, products, logsum, state,
                  tol: float, max_iter: int, screen_iterations: int, out_price, out_share, out_profit, out_iterations,
-                 out_chosen) -> tuple[int, int]:
+                 out_chosen, out_change) -> tuple[int, int]:
     """One search round of ``labs`` on one market (see :func:`_search_round`); ``table`` is the offer table
     ``(gross, mu, switching, provider, outside, price, owner, cost, eoom, variant, k)`` as the market holds it
     (checked when it was set), updated in place. Returns ``(lab position, outcome)``."""
     return tuple(int(x) for x in _search_round(
         *table, float(keep), float(tasks_per_step), np.ascontiguousarray(labs, dtype=np.int64), set_start, sets, init,
         products, logsum, state, float(tol), int(max_iter), np.array(DAMPINGS), int(screen_iterations), out_price,
-        out_share, out_profit, out_iterations, out_chosen, LOGIT_TERMS))
+        out_share, out_profit, out_iterations, out_chosen, out_change, LOGIT_TERMS))
 
 
 renew_when_changed(globals(), __file__, *kernel_sources(__file__))  # see numba_cache
