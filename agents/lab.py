@@ -121,6 +121,7 @@ class Lab(mesa.Agent):
         self.ledger = Ledger()
         self.last_revenue = 0.0
         self.models: list[TrainedModel] = [deployed]
+        self._variants: tuple[TrainedModel, Variants] | None = None  # (deployed model, its variants)
 
     @property
     def lab_id(self) -> int:
@@ -128,8 +129,11 @@ class Lab(mesa.Agent):
 
     @property
     def variants(self) -> Variants:
-        cfg = self.model.config.labs
-        return self.deployed.variants(cfg.distill_ratio, cfg.distill_penalty)
+        """The deployed model's variants as the markets see them (kept while the deployed model is the same)."""
+        if self._variants is None or self._variants[0] is not self.deployed:
+            cfg = self.model.config.labs
+            self._variants = (self.deployed, self.deployed.variants(cfg.distill_ratio, cfg.distill_penalty))
+        return self._variants[1]
 
     def price_hint(self, task_index: int):
         """Warm start ``hint(product, cost)`` for the price of an offer: the current price of that

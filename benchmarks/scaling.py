@@ -5,12 +5,12 @@
 One task type of the default scenario (its first, with the default users' values and difficulties) and
 ``L`` synthetic labs, each selling two tiers (full model at k = 1 and k = 10; capabilities spread over
 1.5 eOOM, equal brand). After two untimed rounds (prices near the equilibrium, numba compiled), it
-times rounds of the two kinds a step runs (docs/ODD.md §7.6): a *repricing* round (every lab
-re-solves its current products, warm-started) and a *search* round (every lab screens its current
-products and four neighbours, moving one tier one grid step, then solves the best), CPU seconds,
-median of ``--repeats``. The slope of log(time per round) against log(labs) is 1 when a best
-response costs O(users x the lab's offers) (a round has L of them) and 2 when it costs
-O(users x all offers); against log(users) it is 1.
+times rounds of the two kinds a step runs (docs/ODD.md §7.6), each as the model runs it, one compiled call
+for the market (simulation/market_rounds.py): a *repricing* round (every lab re-solves its current
+products, warm-started) and a *search* round (every lab screens its current products and four
+neighbours, moving one tier one grid step, then solves the best), CPU seconds, median of ``--repeats``.
+The slope of log(time per round) against log(labs) is 1 when a best response costs O(users x the lab's
+offers) (a round has L of them) and 2 when it costs O(users x all offers); against log(users) it is 1.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from aimarket.simulation import market_rounds
 from aimarket.simulation.market import FULL, TaskMarket, Variants
 from aimarket.simulation.model import MarketModel
 from aimarket.simulation.scenario.loading import load_scenario
@@ -65,21 +66,23 @@ def neighbours(products):
 
 
 def one_round(market: TaskMarket, variants: list[Variants], search: bool) -> float:
+    """CPU seconds of one round of every lab's best response, as the model runs it: one compiled call for the
+    market (simulation/market_rounds.py), with the candidate sets and price hints built in Python first."""
     start = time.process_time()
-    for lab, v in enumerate(variants):
-        rows = market.offers_of(lab)
-        products = tuple((int(market.variant[o]), float(market.k[o])) for o in rows)
-        prices = {p: float(market.price[o]) for p, o in zip(products, rows, strict=True)}
-        markup = float(np.mean(market.price[rows] - market.cost[rows]))
-
-        def hint(product, cost, prices=prices, markup=markup):
-            return prices.get(product, cost + markup)
-
-        if search:
-            [best] = market.best_response(lab, v, neighbours(products), hint, screen=True)
-        else:
-            [best] = market.best_response(lab, v, [products], hint, warm=True)
-        market.replace_lab_offers(lab, best)
+    labs = list(range(len(variants)))
+    current = [tuple((int(market.variant[o]), float(market.k[o])) for o in market.offers_of(lab)) for lab in labs]
+    if search:
+        hints = []
+        for lab, products in zip(labs, current, strict=True):
+            rows = market.offers_of(lab)
+            prices = {p: float(market.price[o]) for p, o in zip(products, rows, strict=True)}
+            markup = float(np.mean(market.price[rows] - market.cost[rows]))
+            hints.append(lambda product, cost, prices=prices, markup=markup: prices.get(product, cost + markup))
+        done = market_rounds.search_round(market, labs, variants, [neighbours(p) for p in current], hints)
+    else:
+        done = market_rounds.reprice_round(market, labs, current)
+    if done.failed >= 0:
+        raise RuntimeError(f"lab {done.failed}'s best response did not converge")
     return time.process_time() - start
 
 

@@ -14,7 +14,7 @@ numba compilation is kept out of the timed figures by a warm-up run.
   rate of the ratio is measured *during* the run: after every step a burst of ``BURST_EXPS`` bare
   exps is timed (and its time taken out of the run's), and each run's ratio sets its CPU time against
   the exp rate of its own bursts; the median of the runs' ratios is printed;
-* kernel share: the CPU time inside numba kernels called from Python (each timed) over the run's, on
+* kernel share: the time inside numba kernels called from Python (each timed) over the run's, on
   the default and on the sweep size (``--sweep-users`` users, ``--sweep-steps`` steps);
 * cold start: wall time of ``aimarket run --steps 1`` with an empty numba cache and with a warm one.
 """
@@ -90,11 +90,13 @@ def run_against_exps(scenario) -> tuple[float, float, int]:
     return total - burst[0], burst[1] / burst[0], kernels.logit_terms()
 
 
-def kernel_share(scenario) -> float:
-    """Share of ``simulate(scenario)``'s CPU time spent inside numba kernels called from Python: every
+def kernel_share(scenario, repeats: int = 3) -> float:
+    """Share of ``simulate(scenario)``'s time spent inside numba kernels called from Python, median of
+    ``repeats`` runs: every
     compiled function of the kernels package is wrapped, while the run lasts, in a timer that adds its
-    call's CPU time (the timer's own cost counts as Python, so the Python share is if anything too high;
-    unlike cProfile, which slows every Python call, it leaves the rest of the run as it is)."""
+    call's time (``perf_counter``, which costs far less than a CPU-time clock; the run is timed with it too,
+    and the timer's own cost counts as Python, so the Python share is if anything too high; unlike
+    cProfile, which slows every Python call, it leaves the rest of the run as it is)."""
     import importlib
     import pkgutil
 
@@ -104,11 +106,11 @@ def kernel_share(scenario) -> float:
 
     def timed(dispatcher):
         def call(*args):
-            start = time.process_time()
+            start = time.perf_counter()
             try:
                 return dispatcher(*args)
             finally:
-                inside[0] += time.process_time() - start
+                inside[0] += time.perf_counter() - start
         return call
 
     patched = []
@@ -118,14 +120,17 @@ def kernel_share(scenario) -> float:
             if isinstance(obj, CPUDispatcher):
                 patched.append((module, name, obj))
                 setattr(module, name, timed(obj))
+    shares = []
     try:
-        start = time.process_time()
-        simulate(scenario)
-        total = time.process_time() - start
+        for _ in range(repeats):
+            inside[0] = 0.0
+            start = time.perf_counter()
+            simulate(scenario)
+            shares.append(inside[0] / (time.perf_counter() - start))
     finally:
         for module, name, obj in patched:
             setattr(module, name, obj)
-    return inside[0] / total
+    return statistics.median(shares)
 
 
 def cold_start(cache_dir: str) -> float:
@@ -211,7 +216,7 @@ def main() -> None:
         ratios.append(run * run_rate / terms)
     run_cpu = statistics.median(runs)
     limit = terms / statistics.median(rates)
-    share_default = kernel_share(scenario)
+    share_default = kernel_share(scenario, repeats=1)
     sweep = load_scenario(None, {"users.count": args.sweep_users, "run.steps": args.sweep_steps})
     share_sweep = kernel_share(sweep)
     fast, slow = (math.nan, math.nan) if args.quick else kernel_speed_ratio()

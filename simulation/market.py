@@ -104,6 +104,8 @@ class TaskMarket:
         self.price = np.empty(0)
         self.gross = np.empty((users.count, 0))
         self._products: ProductTables | None = None  # the labs' products priced here (product_table.py)
+        self._slices: tuple[np.ndarray, dict[int, slice]] | None = None  # (owner array, lab id -> its columns)
+        self._allowed: tuple[np.ndarray, np.ndarray] | None = None  # (k grid, its allowed part)
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -228,16 +230,26 @@ class TaskMarket:
     def offer_slice(self, lab_id: int) -> slice:
         """The columns of ``lab_id``'s offers in the table: they are always next to each other (the table is
         built lab by lab, and a lab's new offers take its old columns or move to the end together)."""
-        own = np.flatnonzero(self.owner == lab_id)
-        if own.size and own[-1] - own[0] + 1 != own.size:
-            raise ValueError(f"lab {lab_id}'s offers are not next to each other in the table")
-        return slice(int(own[0]), int(own[-1]) + 1) if own.size else slice(0, 0)
+        if self._slices is None or self._slices[0] is not self.owner:  # the owners changed: find the runs anew
+            runs: dict[int, slice] = {}
+            owners = self.owner.tolist()
+            for o, owner in enumerate(owners):
+                if owner not in runs:
+                    runs[owner] = slice(o, o + 1)
+                elif runs[owner].stop == o:
+                    runs[owner] = slice(runs[owner].start, o + 1)
+                else:
+                    raise ValueError(f"lab {owner}'s offers are not next to each other in the table")
+            self._slices = (self.owner, runs)
+        return self._slices[1].get(int(lab_id), slice(0, 0))
 
     # -- laws on this task type ------------------------------------------------------------------------
     def allowed_k(self, k_grid: np.ndarray) -> np.ndarray:
-        """The k grid cut at the latency limit k_max (L9b); k = 1 is always allowed."""
-        allowed = k_grid[k_grid <= self.k_max * (1.0 + 1e-12)]
-        return allowed if allowed.size else k_grid[:1]
+        """The k grid cut at the latency limit k_max (L9b); k = 1 is always allowed (kept per grid)."""
+        if self._allowed is None or self._allowed[0] is not k_grid:
+            allowed = k_grid[k_grid <= self.k_max * (1.0 + 1e-12)]
+            self._allowed = (k_grid, allowed if allowed.size else k_grid[:1])
+        return self._allowed[1]
 
     def deployed_eoom(self, eoom_pre: float, k: float) -> float:
         """E_tau = E_pre + G_tau(k) (L5)."""
@@ -265,7 +277,7 @@ class TaskMarket:
         """(n, offers + 1) choice probabilities, outside option last, and each user's log-sum."""
         u = self.users
         return kernels.choice_probabilities(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
-                                            self.owner)
+                                            self.owner, validate=False)
 
     def best_response(self, lab_id: int, variants: Variants, product_sets, price_hint,
                       screen: bool = False, warm: bool = False) -> list[Candidate]:
@@ -311,11 +323,12 @@ class TaskMarket:
             return [candidate(chosen)]
         return [candidate(s) for s in range(len(product_sets))]
 
-    def best_of_models(self, lab_id: int, models: list[Variants], products) -> list[Candidate]:
-        """For each deployed model in ``models``, ``lab_id``'s best single offer among ``products`` (screened
-        and the best solved, as :meth:`best_response` with ``screen`` and no price hint), all in one compiled
-        call: the projections of a training decision (docs/ODD.md §7.8) value every model on the same market.
-        ``lab_id``'s own offers, if any, are left out as rivals."""
+    def best_of_models(self, lab_id: int, models: list[Variants], products) -> tuple[np.ndarray, np.ndarray]:
+        """For each deployed model in ``models``, the profit [$ per step] and Newton iterations (-1: not
+        converged) of ``lab_id``'s best single offer among ``products`` (screened and the best solved, as
+        :meth:`best_response` with ``screen`` and no price hint), all in one compiled call: the projections of
+        a training decision (docs/ODD.md §7.8) value every model on the same market. ``lab_id``'s own offers,
+        if any, are left out as rivals."""
         u = self.users
         count = len(products)
         first = np.cumsum([0] + [len(m.eoom_pre) for m in models])
@@ -325,17 +338,13 @@ class TaskMarket:
             self.task.alpha, self.task.kappa, self.task.tokens, self.inference_fpd)
         gross = self._gross(eoom, np.full(eoom.size, self.brand_of(lab_id)))
         sets = np.arange(eoom.size, dtype=np.int64).reshape(-1, 1)
-        prices, shares, profits, iterations, chosen = kernels.screened_groups(
+        _, _, profits, iterations, chosen = kernels.screened_groups(
             gross, u.mu, u.switching, u.provider == lab_id, self.rival_log_sums(lab_id), cost, sets,
             np.zeros(sets.shape), np.arange(0, eoom.size + 1, count), tol=self.price_tolerance,
             max_iter=self.price_iterations, screen_iterations=SCREEN_ITERATIONS, keep=1.0 - self.revenue_share_cost,
             tasks_per_step=self.tasks_per_step)
-        best = []
-        for g, c in enumerate(chosen):
-            s = g * count + int(c)
-            best.append(Candidate((products[int(c)],), eoom[s:s + 1], cost[s:s + 1], prices[s], shares[s],
-                                  float(profits[s]), int(iterations[s])))
-        return best
+        best = np.arange(len(models)) * count + chosen
+        return profits[best], iterations[best]
 
     def kept_log_sums(self) -> tuple[np.ndarray, np.ndarray]:
         """A copy of the kept log-sums (or room for them) and the compiled rounds' ``state`` (kept?, updates),

@@ -66,7 +66,7 @@ def search_round(market: TaskMarket, lab_ids: list[int], variants: list[Variants
     the most profitable becomes its offers before the next lab moves."""
     t = len(product_sets[0][0])
     if (any(len(p) != t for sets in product_sets for p in sets)
-            or any(market.offer_slice(lab_id).stop - market.offer_slice(lab_id).start != t for lab_id in lab_ids)):
+            or any(_count(market.offer_slice(lab_id)) != t for lab_id in lab_ids)):
         raise ValueError("every candidate set of a search round must have as many products as its lab's offers")
     products, sets, init, start = _pack(market, lab_ids, variants, product_sets, hints)
     count = sets.shape[0]
@@ -92,6 +92,10 @@ def search_round(market: TaskMarket, lab_ids: list[int], variants: list[Variants
         candidates.append(Candidate(tuple(product_sets[position][chosen[position]]), products[2][cols],
                                     products[1][cols], prices[s], shares[s], float(profits[s]), int(iterations[s])))
     return Round(candidates, float(change[:done].max(initial=0.0)), failed, outcome)
+
+
+def _count(columns: slice) -> int:
+    return columns.stop - columns.start
 
 
 def _pack(market, lab_ids, variants, product_sets, hints):

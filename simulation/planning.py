@@ -81,11 +81,11 @@ def present_values(view: Outlook, lab_id: int, models: list[Variants], k_grid: n
         per_step = np.zeros(len(models))
         for market in markets:
             products = [(variant, float(k)) for variant in (FULL, DISTILLED) for k in market.allowed_k(k_grid)]
-            for g, best in enumerate(market.best_of_models(lab_id, models, products)):
-                if best.iterations < 0 or not np.isfinite(best.profit):
-                    raise SimulationError(f"{context}, task '{market.task.name}': the projected best-response price "
-                                          "did not converge")
-                per_step[g] += max(0.0, best.profit)
+            profits, iterations = market.best_of_models(lab_id, models, products)
+            if np.any(iterations < 0) or not np.all(np.isfinite(profits)):
+                raise SimulationError(f"{context}, task '{market.task.name}': the projected best-response price "
+                                      "did not converge")
+            per_step += np.maximum(0.0, profits)
         totals += view.cycle_steps * per_step * discount
     return [float(x) for x in totals]
 

@@ -76,10 +76,12 @@ def _choice_kernel(gross, mu, switching, provider, outside, price, owner, out_pr
     terms[0] += 2 * n * (m + 1)
 
 
-def choice_probabilities(gross, mu, switching, provider, outside, price, owner):
-    """Choice probabilities (n, m + 1), last column the outside option, and log-sums L_i (n,)."""
-    gross, mu, switching, provider, outside, price, owner = table_inputs(gross, mu, switching, provider, outside,
-                                                                         price, owner)
+def choice_probabilities(gross, mu, switching, provider, outside, price, owner, *, validate: bool = True):
+    """Choice probabilities (n, m + 1), last column the outside option, and log-sums L_i (n,).
+    ``validate=False`` skips the input checks, for callers that pass arrays already checked."""
+    if validate:
+        gross, mu, switching, provider, outside, price, owner = table_inputs(gross, mu, switching, provider, outside,
+                                                                             price, owner)
     prob = np.empty((mu.size, price.size + 1))
     logsum = np.empty(mu.size)
     _choice_kernel(gross, mu, switching, provider, outside, price, owner, prob, logsum, LOGIT_TERMS)
