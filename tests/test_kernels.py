@@ -301,3 +301,19 @@ def test_single_offer_best_response_is_global_across_two_peaks(start):
                                                          np.zeros(n, bool), rival, cost, cost + start)
     assert iterations > 0
     assert profit(prices[0] - cost[0]) >= best_on_grid * (1 - 1e-9)
+
+
+def test_two_offer_passes_are_the_general_ones_bit_for_bit():
+    """Two offers (the default tiers) take passes written out with their sums in registers; they must give
+    the bits of the general passes."""
+    rng = np.random.default_rng(3)
+    odds, inv_mu, markup = rng.normal(-1, 3, (300, 2)), 1 / rng.uniform(0.1, 5, 300), np.array([0.7, 2.5])
+    terms = np.zeros(1, dtype=np.int64)
+    general, two = [np.empty(2), np.empty(2), np.empty((2, 2))], [np.empty(2), np.empty(2), np.empty((2, 2))]
+    profit = multi_offer._lab_profit_terms_any(odds, inv_mu, markup, *general, np.empty(2), np.empty(2), terms)
+    assert multi_offer._lab_profit_terms_two(odds, inv_mu, markup, *two, terms) == profit
+    assert all(np.array_equal(a, b) for a, b in zip(general, two, strict=True))
+    shares = np.empty(2)
+    multi_offer._lab_shares(odds, inv_mu, markup, shares, np.empty(2), terms)
+    assert np.array_equal(shares, general[0])
+

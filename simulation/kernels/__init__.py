@@ -8,13 +8,13 @@
   :mod:`~aimarket.simulation.kernels.prices`: best-response prices against fixed rivals (D3);
 * :mod:`~aimarket.simulation.kernels.best_response`: one compiled call per best response (screening and
   final solve of a lab's candidate product sets, §7.7);
+* :mod:`~aimarket.simulation.kernels.rounds`: one compiled call per round of best responses on a market
+  (E1, §7.6);
 * :mod:`~aimarket.simulation.kernels.inputs` (input checks) and :mod:`~aimarket.simulation.kernels.terms`
   (the count of logit terms, for the benchmarks).
 
 Each has its plain-Python reference in the mirrored module of :mod:`aimarket.simulation.reference`.
 
-Conventions shared by every kernel
-----------------------------------
 Conventions shared by every kernel
 ----------------------------------
 The market of one task type has ``n`` users and ``m`` *offers*. An offer is one product (model

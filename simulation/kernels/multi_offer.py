@@ -85,19 +85,9 @@ def _lab_profit_terms_any(odds, inv_mu, markup, share, grad, hess, prob, keep, t
             hess[o, q] = 0.0
     for i in range(n):
         iv = inv_mu[i]
-        z_max = 0.0
-        for o in range(t):
-            prob[o] = odds[i, o] - markup[o] * iv
-            if prob[o] > z_max:
-                z_max = prob[o]
-        total = math.exp(-z_max)
-        for o in range(t):
-            prob[o] = math.exp(prob[o] - z_max)
-            total += prob[o]
-        scale = 1.0 / total
+        _user_probabilities(odds, i, iv, markup, prob)
         big_m = 0.0
         for o in range(t):
-            prob[o] *= scale
             big_m += markup[o] * prob[o]
         profit += big_m
         for o in range(t):
@@ -118,6 +108,23 @@ def _lab_profit_terms_any(odds, inv_mu, markup, share, grad, hess, prob, keep, t
 
 
 @njit(cache=True)
+def _two_probabilities(odds0, odds1, m0, m1, iv):
+    """(P_i0, P_i1) of a lab with two offers at markups (m0, m1): the probabilities of
+    :func:`_lab_profit_terms_any`, with the same operations in the same order (the same bits)."""
+    z0 = odds0 - m0 * iv
+    z1 = odds1 - m1 * iv
+    z_max = 0.0
+    if z0 > z_max:
+        z_max = z0
+    if z1 > z_max:
+        z_max = z1
+    e0 = math.exp(z0 - z_max)
+    e1 = math.exp(z1 - z_max)
+    scale = 1.0 / (math.exp(-z_max) + e0 + e1)
+    return e0 * scale, e1 * scale
+
+
+@njit(cache=True)
 def _lab_profit_terms_two(odds, inv_mu, markup, share, grad, hess, terms):
     """:func:`_lab_profit_terms_any` for a lab with two offers, written out (the same bits)."""
     n = odds.shape[0]
@@ -127,18 +134,7 @@ def _lab_profit_terms_two(odds, inv_mu, markup, share, grad, hess, terms):
     s0 = s1 = g0 = g1 = h00 = h01 = h11 = 0.0
     for i in range(n):
         iv = inv_mu[i]
-        z0 = odds[i, 0] - m0 * iv
-        z1 = odds[i, 1] - m1 * iv
-        z_max = 0.0
-        if z0 > z_max:
-            z_max = z0
-        if z1 > z_max:
-            z_max = z1
-        e0 = math.exp(z0 - z_max)
-        e1 = math.exp(z1 - z_max)
-        scale = 1.0 / (math.exp(-z_max) + e0 + e1)
-        p0 = e0 * scale
-        p1 = e1 * scale
+        p0, p1 = _two_probabilities(odds[i, 0], odds[i, 1], m0, m1, iv)
         big_m = m0 * p0 + m1 * p1
         profit += big_m
         k0 = 1.0 - (m0 - big_m) * iv
@@ -174,19 +170,9 @@ def _lab_shares(odds, inv_mu, markup, share, prob, terms):
         m1 = markup[1]
         s0 = s1 = 0.0
         for i in range(n):
-            iv = inv_mu[i]
-            z0 = odds[i, 0] - m0 * iv
-            z1 = odds[i, 1] - m1 * iv
-            z_max = 0.0
-            if z0 > z_max:
-                z_max = z0
-            if z1 > z_max:
-                z_max = z1
-            e0 = math.exp(z0 - z_max)
-            e1 = math.exp(z1 - z_max)
-            scale = 1.0 / (math.exp(-z_max) + e0 + e1)
-            s0 += e0 * scale
-            s1 += e1 * scale
+            p0, p1 = _two_probabilities(odds[i, 0], odds[i, 1], m0, m1, inv_mu[i])
+            s0 += p0
+            s1 += p1
         share[0] = s0
         share[1] = s1
         terms[0] += 3 * n
@@ -194,20 +180,28 @@ def _lab_shares(odds, inv_mu, markup, share, prob, terms):
     for o in range(t):
         share[o] = 0.0
     for i in range(n):
-        iv = inv_mu[i]
-        z_max = 0.0
+        _user_probabilities(odds, i, inv_mu[i], markup, prob)
         for o in range(t):
-            prob[o] = odds[i, o] - markup[o] * iv
-            if prob[o] > z_max:
-                z_max = prob[o]
-        total = math.exp(-z_max)
-        for o in range(t):
-            prob[o] = math.exp(prob[o] - z_max)
-            total += prob[o]
-        scale = 1.0 / total
-        for o in range(t):
-            share[o] += prob[o] * scale
+            share[o] += prob[o]
     terms[0] += n * (t + 1)
+
+
+@njit(cache=True)
+def _user_probabilities(odds, i, iv, markup, prob):
+    """prob[o] = P_io of user ``i`` (``iv`` = 1 / mu_i) at the markups ``markup`` (:func:`_lab_profit_terms_any`)."""
+    t = odds.shape[1]
+    z_max = 0.0
+    for o in range(t):
+        prob[o] = odds[i, o] - markup[o] * iv
+        if prob[o] > z_max:
+            z_max = prob[o]
+    total = math.exp(-z_max)
+    for o in range(t):
+        prob[o] = math.exp(prob[o] - z_max)
+        total += prob[o]
+    scale = 1.0 / total
+    for o in range(t):
+        prob[o] *= scale
 
 
 @njit(cache=True)

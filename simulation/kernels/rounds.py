@@ -82,11 +82,21 @@ def _enter_offers(gross, own, inv_mu, switching, is_provider, rival, new_price, 
 
 
 @njit(cache=True)
-def _finite(values) -> bool:
-    for x in values:
-        if not math.isfinite(x):
-            return False
-    return True
+def _outcome(iterations, prices, shares):
+    """SOLVED, or FAILED (Newton did not converge) or NOT_FINITE (a non-finite price or share)."""
+    if iterations == NOT_CONVERGED:
+        return FAILED
+    for j in range(prices.shape[0]):
+        if not (math.isfinite(prices[j]) and math.isfinite(shares[j])):
+            return NOT_FINITE
+    return SOLVED
+
+
+@njit(cache=True)
+def _workspace(gross, mu):
+    """(1 / mu, rivals' log-sums, customers of the moving lab, its columns): a round's scratch arrays."""
+    n, m = gross.shape
+    return 1.0 / mu, np.empty(n), np.empty(n, dtype=np.bool_), np.empty(m, dtype=np.int64)
 
 
 @njit(cache=True)
@@ -103,12 +113,9 @@ def _reprice_round(gross, mu, switching, provider, outside, price, owner, cost, 
     Returns ``(lab position, outcome)``: the first lab whose solve failed (``FAILED``: no convergence;
     ``NOT_FINITE``: a non-finite price or share) or ``(-1, SOLVED)``; labs after a failure keep their prices.
     """
-    n, m = gross.shape
-    inv_mu = 1.0 / mu
+    n = gross.shape[0]
+    inv_mu, rival, is_provider, columns = _workspace(gross, mu)
     priced_cost = cost / keep
-    rival = np.empty(n)
-    is_provider = np.empty(n, dtype=np.bool_)
-    columns = np.empty(m, dtype=np.int64)
     for position in range(labs.shape[0]):
         t = _rivals(gross, mu, inv_mu, switching, provider, outside, price, owner, labs[position], logsum, state,
                     columns, rival, is_provider, terms)
@@ -119,10 +126,9 @@ def _reprice_round(gross, mu, switching, provider, outside, price, owner, cost, 
         out_iterations[position] = _solve_set(gross, mu, inv_mu, switching, is_provider, rival, priced_cost, own, init,
                                               tol, max_iter, dampings, True, np.empty((n, t)), np.empty(t), new_price,
                                               new_share, terms)
-        if out_iterations[position] == NOT_CONVERGED:
-            return position, FAILED
-        if not (_finite(new_price) and _finite(new_share)):
-            return position, NOT_FINITE
+        outcome = _outcome(out_iterations[position], new_price, new_share)
+        if outcome != SOLVED:
+            return position, outcome
         out_profit[position] = _profit(new_price, new_share, cost, own, keep, tasks_per_step)
         for j in range(t):
             out_share[own[j]] = new_share[j]
@@ -148,12 +154,9 @@ def _search_round(gross, mu, switching, provider, outside, price, owner, cost, e
     where its products changed); returns ``(lab position, outcome)`` as :func:`_reprice_round`.
     """
     product_gross, product_cost, product_eoom, product_variant, product_k = products
-    n, m = gross.shape
-    inv_mu = 1.0 / mu
+    n = gross.shape[0]
+    inv_mu, rival, is_provider, columns = _workspace(gross, mu)
     priced_cost = product_cost / keep
-    rival = np.empty(n)
-    is_provider = np.empty(n, dtype=np.bool_)
-    columns = np.empty(m, dtype=np.int64)
     for position in range(labs.shape[0]):
         t = _rivals(gross, mu, inv_mu, switching, provider, outside, price, owner, labs[position], logsum, state,
                     columns, rival, is_provider, terms)
@@ -167,10 +170,9 @@ def _search_round(gross, mu, switching, provider, outside, price, owner, cost, e
         chosen = max(chosen, 0)  # a lone set is solved without screening
         out_chosen[position] = chosen
         s = first + chosen
-        if out_iterations[s] == NOT_CONVERGED:
-            return position, FAILED
-        if not (_finite(out_price[s]) and _finite(out_share[s])):
-            return position, NOT_FINITE
+        outcome = _outcome(out_iterations[s], out_price[s], out_share[s])
+        if outcome != SOLVED:
+            return position, outcome
         moved = False
         for j in range(t):
             o = own[j]
