@@ -317,3 +317,29 @@ def test_two_offer_passes_are_the_general_ones_bit_for_bit():
     multi_offer._lab_shares(odds, inv_mu, markup, shares, np.empty(2), terms)
     assert np.array_equal(shares, general[0])
 
+
+def test_an_offer_a_user_buys_for_sure_still_converges():
+    """Found by hypothesis: one user with a tiny logit scale buys the third offer for sure, so that offer's
+    profit curvature cancels to exactly zero and no Levenberg-Marquardt shift scaled by it made the system
+    positive definite (the solve failed). Its scaling is now at least CURVATURE_FLOOR of the largest."""
+    mu = np.array([0.27342381, 0.11796265, 0.13675302, 0.00041889])
+    market = (np.array([[5.99106414, 4.68056842], [2.07207252, 0.31082959], [1.04681689, 0.62473175],
+                        [0.20481048, 0.22124594]]), mu, np.array([0.32012988, 0.20674989, 0.1865177, 0.00114423]),
+              np.array([1, 1, 1, 2]), np.array([5.7269904, 0.0, 0.50060355, 0.01213135]),
+              np.array([0.08140808, 0.21635511]), np.array([-1, 0]))
+    rival = kernels.rival_log_sums(*market, 0)
+    rng = np.random.default_rng(mu.size)
+    value = mu * 10.0 ** rng.uniform(-1, 3, mu.size)
+    own_gross = value[:, None] * rng.uniform(0, 1, (mu.size, 3)) + mu[:, None] * rng.normal(0, 1, 3)
+    own_cost = float(np.median(value)) * rng.uniform(0, 0.5, 3)
+    init = own_cost * rng.uniform(0.5, 2.0, 3)
+    is_provider = market[3] == 0
+    prices, shares, iterations = kernels.best_response_prices(own_gross, mu, market[2], is_provider, rival, own_cost,
+                                                              init)
+    assert iterations > 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        ref_prices, _, ref_iterations = reference.best_response_prices(own_gross.tolist(), mu, market[2], is_provider,
+                                                                       rival, own_cost, init)
+    assert ref_iterations == iterations
+    np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
+

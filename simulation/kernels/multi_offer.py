@@ -18,6 +18,7 @@ from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 # so their split does not matter to the lab.
 FLAT_PROFIT = 1e-13
 FLAT_STEPS = 8
+CURVATURE_FLOOR = 1e-12  # the Levenberg-Marquardt scaling of an offer: at least this share of the largest curvature
 
 
 @njit(cache=True)
@@ -209,17 +210,23 @@ def _ascent_step(grad, hess, active, system, step):
     """Levenberg-Marquardt: the smallest shift lam >= 0 (0, else growing from 1e-6 by 4x) that makes
     -H + lam |diag H| positive definite, so that the step solving (-H + lam |diag H|) d = g is an ascent
     direction even where profit is not concave (lam = 0 is the Newton step); the diagonal scaling gives
-    each offer a step on the scale of its own curvature, however small its share. Offers not ``active``
-    get no step. Writes ``step``; returns False when no shift works (a non-finite Hessian)."""
+    each offer a step on the scale of its own curvature, however small its share, but at least
+    ``CURVATURE_FLOOR`` times the largest (an offer that a user buys for sure has a diagonal that cancels to
+    exactly zero, and without the floor no shift would help). Offers not ``active`` get no step. Writes
+    ``step``; returns False when no shift works (a non-finite Hessian)."""
     t = grad.shape[0]
     rhs = np.empty(t)
+    floor = 1e-300
+    for o in range(t):
+        if active[o]:
+            floor = max(floor, CURVATURE_FLOOR * abs(hess[o, o]))
     shift = 0.0
     for _ in range(80):
         for o in range(t):
             rhs[o] = grad[o] if active[o] else 0.0
             for q in range(t):
                 if active[o] and active[q]:
-                    system[o, q] = -hess[o, q] + (shift * max(abs(hess[o, o]), 1e-300) if o == q else 0.0)
+                    system[o, q] = -hess[o, q] + (shift * max(abs(hess[o, o]), floor) if o == q else 0.0)
                 else:
                     system[o, q] = 1.0 if o == q else 0.0
         if _cholesky_solve(system, rhs, step):

@@ -210,10 +210,11 @@ def _multi_offer_newton(odds, inv_mu, cost, markup, tol, max_iter, damping):
     stalled = 0
     for it in range(max_iter):
         active = [shares[o] >= 1e-12 * n for o in range(t)]
+        floor = max([1e-300] + [1e-12 * abs(hess[o][o]) for o in range(t) if active[o]])
         shift = 0.0
         for _ in range(80):
             rhs = [grad[o] if active[o] else 0.0 for o in range(t)]
-            system = [[(-hess[o][q] + (shift * max(abs(hess[o][o]), 1e-300) if o == q else 0.0))
+            system = [[(-hess[o][q] + (shift * max(abs(hess[o][o]), floor) if o == q else 0.0))
                        if (active[o] and active[q]) else (1.0 if o == q else 0.0) for q in range(t)]
                       for o in range(t)]
             step = _cholesky_solve(system, rhs)
