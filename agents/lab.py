@@ -142,7 +142,7 @@ class Lab(mesa.Agent):
         if current is None:
             return lambda product, cost: 0.0
         prices = dict(zip(current.products, current.price, strict=True))
-        markup = float(np.mean(current.price - current.cost))
+        markup = float(np.add.reduce(current.price - current.cost)) / len(current.price)  # np.mean, in fewer steps
         return lambda product, cost: float(prices.get(product, cost + markup))
 
     def financing_capacity(self) -> float:

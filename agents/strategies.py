@@ -29,7 +29,7 @@ from itertools import combinations
 import numpy as np
 
 from aimarket.simulation.errors import ScenarioError
-from aimarket.simulation.market import DISTILLED, FULL, Product
+from aimarket.simulation.market import FULL, Product
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,9 @@ class OptimiseStrategy(LabStrategy):
     name: str = "optimise"
 
     def products(self, market, k_grid: np.ndarray) -> list[Product]:
-        ks = [float(k) for k in market.allowed_k(k_grid) if self.k_min <= k <= self.k_max]
-        ks = ks or [float(market.allowed_k(k_grid)[-1 if self.k_min > 1 else 0])]
-        return [(variant, k) for variant in (FULL, DISTILLED) for k in ks]
+        """Every (variant, k) this strategy may sell on ``market``: k on the grid within the latency limit and
+        ``[k_min, k_max]`` (TaskMarket.allowed_products)."""
+        return market.allowed_products(k_grid, self.k_min, self.k_max)
 
     def candidate_sets(self, lab, market, task_index: int, k_grid: np.ndarray) -> list[tuple[Product, ...]]:
         sets = self.neighbour_sets(lab, market, task_index, k_grid)

@@ -126,8 +126,7 @@ def _compiled_round(model, search: bool) -> float | None:
 
 def lab_shares(market, lab_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Mean choice probability of each lab (all its offers) and the (users x labs) probabilities."""
-    prob, _ = market.choice_probabilities()
-    per_lab = np.stack([prob[:, market.offer_slice(lab)].sum(axis=1) for lab in lab_ids], axis=1)
+    per_lab = market.lab_probabilities(lab_ids)
     return per_lab.mean(axis=0), per_lab
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimarket.simulation import kernels
-from aimarket.simulation.kernels import costs, denominators
+from aimarket.simulation.kernels import choice, costs, denominators
 from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
 from aimarket.simulation.product_table import ProductTables
 
@@ -106,6 +106,7 @@ class TaskMarket:
         self._products: ProductTables | None = None  # the labs' products priced here (product_table.py)
         self._slices: tuple[np.ndarray, dict[int, slice]] | None = None  # (owner array, lab id -> its columns)
         self._allowed: tuple[np.ndarray, np.ndarray] | None = None  # (k grid, its allowed part)
+        self._allowed_products: dict[tuple[float, float], tuple[np.ndarray, list]] = {}  # (k_min, k_max) -> ...
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -251,6 +252,16 @@ class TaskMarket:
             self._allowed = (k_grid, allowed if allowed.size else k_grid[:1])
         return self._allowed[1]
 
+    def allowed_products(self, k_grid: np.ndarray, k_min: float = 1.0, k_max: float = math.inf) -> list[Product]:
+        """Every (variant, k) with k in :meth:`allowed_k` and in ``[k_min, k_max]`` (else the allowed k nearest
+        that range), full model first (kept per grid and range; do not change the list)."""
+        key = (k_min, k_max)
+        if self._allowed_products.get(key, (None,))[0] is not k_grid:
+            allowed = self.allowed_k(k_grid)
+            ks = [float(k) for k in allowed if k_min <= k <= k_max] or [float(allowed[-1 if k_min > 1 else 0])]
+            self._allowed_products[key] = (k_grid, [(variant, k) for variant in (FULL, DISTILLED) for k in ks])
+        return self._allowed_products[key][1]
+
     def deployed_eoom(self, eoom_pre: float, k: float) -> float:
         """E_tau = E_pre + G_tau(k) (L5)."""
         return eoom_pre + inference_gain(k, self.task.alpha, self.task.kappa)
@@ -278,6 +289,12 @@ class TaskMarket:
         u = self.users
         return kernels.choice_probabilities(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
                                             self.owner, validate=False)
+
+    def lab_probabilities(self, lab_ids: list[int]) -> np.ndarray:
+        """(n, len(lab_ids)) each user's choice probability of each lab's offers together (D2)."""
+        u = self.users
+        return choice.lab_probabilities(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
+                                        self.owner, [self.offer_slice(lab) for lab in lab_ids])
 
     def best_response(self, lab_id: int, variants: Variants, product_sets, price_hint,
                       screen: bool = False, warm: bool = False) -> list[Candidate]:
@@ -331,10 +348,11 @@ class TaskMarket:
         if any, are left out as rivals."""
         u = self.users
         count = len(products)
-        first = np.cumsum([0] + [len(m.eoom_pre) for m in models])
+        first = np.cumsum([0] + [len(m.eoom_pre) for m in models])[:-1]  # each model's first variant
+        variant = np.array([v for v, _ in products], dtype=np.int64)
         eoom, cost = costs.product_terms(
             np.concatenate([m.eoom_pre for m in models]), np.concatenate([m.active_params for m in models]),
-            [first[g] + v for g in range(len(models)) for v, _ in products], [k for _ in models for _, k in products],
+            (first[:, None] + variant).ravel(), np.tile([k for _, k in products], len(models)),
             self.task.alpha, self.task.kappa, self.task.tokens, self.inference_fpd)
         gross = self._gross(eoom, np.full(eoom.size, self.brand_of(lab_id)))
         sets = np.arange(eoom.size, dtype=np.int64).reshape(-1, 1)

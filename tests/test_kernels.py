@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aimarket.simulation import kernels, laws, reference
-from aimarket.simulation.kernels import denominators, multi_offer
+from aimarket.simulation.kernels import choice, denominators, multi_offer
 
 RTOL = 1e-12
 SETTINGS = settings(max_examples=60, deadline=None)
@@ -342,4 +342,20 @@ def test_an_offer_a_user_buys_for_sure_still_converges():
                                                                        rival, own_cost, init)
     assert ref_iterations == iterations
     np.testing.assert_allclose(prices, ref_prices, rtol=RTOL)
+
+
+@given(markets(max_offers=5))
+@SETTINGS
+def test_lab_probabilities_are_the_choice_probabilities_summed_bit_for_bit(market):
+    gross, mu, switching, provider, outside, price, owner = market
+    prob, _ = kernels.choice_probabilities(*market)
+    columns = [slice(0, 0), slice(0, price.size), slice(price.size - 1, price.size)]
+    ours = choice.lab_probabilities(*market, columns)
+    assert np.array_equal(ours, np.stack([prob[:, c].sum(axis=1) for c in columns], axis=1))
+
+
+def test_row_sum_has_the_bits_of_numpy_for_every_count():
+    values = np.random.default_rng(5).random(40) * 10.0 ** np.random.default_rng(6).uniform(-8, 8, 40)
+    for count in range(0, 30):
+        assert choice._row_sum(values, 3, 3 + count) == values[None, 3:3 + count].sum(axis=1)[0], count
 

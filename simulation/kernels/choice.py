@@ -52,28 +52,70 @@ def _choice_kernel(gross, mu, switching, provider, outside, price, owner, out_pr
     out_prob[i, o] = exp(u_io / mu_i - L_i) for o < m and out_prob[i, m] = exp(u_i0 / mu_i - L_i);
     out_logsum[i] = L_i (log-sum-exp, so that utilities and scales spanning 1e-6..1e6 stay finite).
     """
-    n = gross.shape[0]
+    z = np.empty(price.shape[0] + 1)
+    for i in range(gross.shape[0]):
+        out_logsum[i] = _choice_row(gross, mu, switching, provider, outside, price, owner, i, z, out_prob[i])
+    terms[0] += 2 * gross.shape[0] * (price.shape[0] + 1)
+
+
+@njit(cache=True)
+def _choice_row(gross, mu, switching, provider, outside, price, owner, i, z, prob):
+    """User ``i``'s choice probabilities into ``prob`` (m + 1, outside option last); returns L_i (see
+    :func:`_choice_kernel`; ``z`` is scratch)."""
     m = price.shape[0]
-    z = np.empty(m + 1)
-    for i in range(n):
-        inv_mu = 1.0 / mu[i]
-        z_max = outside[i] * inv_mu
-        z[m] = z_max
-        for o in range(m):
-            u = gross[i, o] - price[o]
-            if owner[o] >= 0 and owner[o] == provider[i]:
-                u += switching[i]
-            z[o] = u * inv_mu
-            if z[o] > z_max:
-                z_max = z[o]
+    inv_mu = 1.0 / mu[i]
+    z_max = outside[i] * inv_mu
+    z[m] = z_max
+    for o in range(m):
+        u = gross[i, o] - price[o]
+        if owner[o] >= 0 and owner[o] == provider[i]:
+            u += switching[i]
+        z[o] = u * inv_mu
+        if z[o] > z_max:
+            z_max = z[o]
+    total = 0.0
+    for o in range(m + 1):
+        total += math.exp(z[o] - z_max)
+    log_sum = z_max + math.log(total)
+    for o in range(m + 1):
+        prob[o] = math.exp(z[o] - log_sum)
+    return log_sum
+
+
+@njit(cache=True)
+def _lab_probabilities_kernel(gross, mu, switching, provider, outside, price, owner, starts, stops, out, terms):
+    """out[i, l] = sum of user i's choice probabilities (D2) of the offers ``starts[l]:stops[l]`` (lab l's)."""
+    z = np.empty(price.shape[0] + 1)
+    prob = np.empty(price.shape[0] + 1)
+    for i in range(gross.shape[0]):
+        _choice_row(gross, mu, switching, provider, outside, price, owner, i, z, prob)
+        for lab in range(starts.shape[0]):
+            out[i, lab] = _row_sum(prob, starts[lab], stops[lab])
+    terms[0] += 2 * gross.shape[0] * (price.shape[0] + 1)
+
+
+@njit(cache=True)
+def _row_sum(values, start, stop):
+    """``values[start:stop]`` summed as numpy sums a row of a float64 array, so with the same bits: in order
+    below 8 terms, else eight running sums combined pairwise (numpy's pairwise summation, up to 128 terms;
+    a lab sells at most 8 offers)."""
+    count = stop - start
+    if count < 8:
         total = 0.0
-        for o in range(m + 1):
-            total += math.exp(z[o] - z_max)
-        log_sum = z_max + math.log(total)
-        out_logsum[i] = log_sum
-        for o in range(m + 1):
-            out_prob[i, o] = math.exp(z[o] - log_sum)
-    terms[0] += 2 * n * (m + 1)
+        for j in range(start, stop):
+            total += values[j]
+        return total
+    r = values[start:start + 8].copy()
+    i = 8
+    while i < count - count % 8:
+        for j in range(8):
+            r[j] += values[start + i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < count:
+        total += values[start + i]
+        i += 1
+    return total
 
 
 def choice_probabilities(gross, mu, switching, provider, outside, price, owner, *, validate: bool = True):
@@ -86,6 +128,17 @@ def choice_probabilities(gross, mu, switching, provider, outside, price, owner, 
     logsum = np.empty(mu.size)
     _choice_kernel(gross, mu, switching, provider, outside, price, owner, prob, logsum, LOGIT_TERMS)
     return prob, logsum
+
+
+def lab_probabilities(gross, mu, switching, provider, outside, price, owner, columns: list[slice]) -> np.ndarray:
+    """(n, L) each user's choice probability of each lab, ``columns[l]`` being lab l's offers (a slice of the
+    table: a lab's offers are next to each other); the same bits as summing :func:`choice_probabilities`'
+    columns with numpy. The arrays are taken as checked (the market's)."""
+    out = np.empty((mu.size, len(columns)))
+    _lab_probabilities_kernel(gross, mu, switching, provider, outside, price, owner,
+                              np.array([c.start for c in columns], dtype=np.int64),
+                              np.array([c.stop for c in columns], dtype=np.int64), out, LOGIT_TERMS)
+    return out
 
 
 @njit(cache=True)
