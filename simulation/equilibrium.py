@@ -76,52 +76,84 @@ def _strategy_round(model, search: bool) -> float:
     residual = 0.0
     for lab in model.labs:
         for index, market in enumerate(model.markets):
-            old = lab.offers.get(index)
-            candidate = lab.strategy.choose_offers(lab, market, index, model.k_grid, search=search)
-            check_offer(model, lab, market, candidate)
-            residual = max(residual, _price_change(old, candidate))
-            market.replace_lab_offers(lab.lab_id, candidate)
-            lab.offers[index] = candidate
+            residual = max(residual, _ask(model, lab, index, market, search))
     return residual
+
+
+def _ask(model, lab, index: int, market, search: bool) -> float:
+    """``lab``'s strategy chooses its offers on task ``index``; they enter the market. Returns their largest
+    relative price change (infinite where the products changed)."""
+    old = lab.offers.get(index)
+    candidate = lab.strategy.choose_offers(lab, market, index, model.k_grid, search=search)
+    check_offer(model, lab, market, candidate)
+    market.replace_lab_offers(lab.lab_id, candidate)
+    lab.offers[index] = candidate
+    return _price_change(old, candidate)
 
 
 def _compiled_round(model, search: bool) -> float | None:
-    """A round with one compiled call per task type (:mod:`aimarket.simulation.market_rounds`), when every lab
+    """A round with one compiled call per task type (:mod:`aimarket.simulation.market_rounds`), where every lab
     has offers on every task type and its strategy lets the model run it (LabStrategy.search_sets,
-    reprices_current_offers); the same prices as :func:`_strategy_round`. Returns the round's residual, or
-    None (nothing done) when a lab's strategy is to be asked."""
+    reprices_current_offers); the same prices as :func:`_strategy_round`. In a search round, a lab of the
+    ``optimise`` kind whose search is not a screen of sets (a full search: a new offer count) is asked at its
+    turn between compiled calls for the labs before and after it; the task types are then taken one after
+    the other, which is the same (a lab's best response on one task type does not look at the others).
+    Returns the round's residual, or None (nothing done) when the round is to be asked of every strategy."""
     labs = list(model.labs)
     if not all(index in lab.offers for lab in labs for index in range(len(model.markets))):
         return None
-    lab_ids = [lab.lab_id for lab in labs]
-    if search:
-        plans = [[lab.strategy.search_sets(lab, market, index, model.k_grid) for lab in labs]
-                 for index, market in enumerate(model.markets)]
-        for index, sets_of_labs in enumerate(plans):
-            if any(sets is None for sets in sets_of_labs):
-                return None  # a lab searches in its own way
-            sizes = {len(products) for sets in sets_of_labs for products in sets}
-            if len(sizes | {len(lab.offers[index].products) for lab in labs}) != 1:
-                return None  # the sets do not all have as many products as the labs' offers
-    elif not all(lab.strategy.reprices_current_offers() for lab in labs):
-        return None
+    if not search:
+        if not all(lab.strategy.reprices_current_offers() for lab in labs):
+            return None
+        return max(_run_compiled(model, index, market, labs, None) for index, market in enumerate(model.markets))
+    plans = [[_search_plan(model, lab, index, market) for lab in labs] for index, market in enumerate(model.markets)]
+    if any(sets is None and not lab.strategy.reprices_current_offers()
+           for sets_of_labs in plans for lab, sets in zip(labs, sets_of_labs, strict=True)):
+        return None  # a strategy of its own: every lab is asked in turn, task type after task type
     residual = 0.0
     for index, market in enumerate(model.markets):
-        if search:
-            done = market_rounds.search_round(market, lab_ids, [lab.variants for lab in labs], plans[index],
-                                              [lab.price_hint(index) for lab in labs])
-        else:
-            done = market_rounds.reprice_round(market, lab_ids, [lab.offers[index].products for lab in labs])
-        residual = max(residual, done.residual)
-        for lab, candidate in zip(labs[:len(done.candidates)], done.candidates, strict=True):
-            lab.offers[index] = candidate
-        if done.failed >= 0:
-            lab = labs[done.failed]
-            where = f"step {model.step_index}, lab '{lab.name}', task '{market.task.name}'"
-            if done.outcome == market_rounds.FAILED:
-                raise SimulationError(f"{where}: the best-response price fixed point did not converge")
-            raise SimulationError(f"{where}: non-finite price or share in the best response")
+        first = 0
+        while first < len(labs):
+            if plans[index][first] is None:  # asked at its turn
+                residual = max(residual, _ask(model, labs[first], index, market, search=True))
+                first += 1
+                continue
+            last = first
+            while last < len(labs) and plans[index][last] is not None:
+                last += 1
+            residual = max(residual, _run_compiled(model, index, market, labs[first:last], plans[index][first:last]))
+            first = last
     return residual
+
+
+def _search_plan(model, lab, index: int, market) -> list | None:
+    """The sets ``lab`` screens on task ``index`` in a compiled search round, or None to ask its strategy (it
+    searches in its own way, or its sets do not have as many products as its offers)."""
+    sets = lab.strategy.search_sets(lab, market, index, model.k_grid)
+    if sets is None or {len(products) for products in sets} != {len(lab.offers[index].products)}:
+        return None
+    return sets
+
+
+def _run_compiled(model, index: int, market, labs: list, plans: list | None) -> float:
+    """``labs``' moves on ``market`` in one compiled call: their candidate sets ``plans`` screened (a search
+    round), or their offers repriced (``plans`` None). Returns the residual; a failed solve is an error
+    naming step, lab and task."""
+    lab_ids = [lab.lab_id for lab in labs]
+    if plans is not None:
+        done = market_rounds.search_round(market, lab_ids, [lab.variants for lab in labs], plans,
+                                          [lab.price_hint(index) for lab in labs])
+    else:
+        done = market_rounds.reprice_round(market, lab_ids, [lab.offers[index].products for lab in labs])
+    for lab, candidate in zip(labs[:len(done.candidates)], done.candidates, strict=True):
+        lab.offers[index] = candidate
+    if done.failed >= 0:
+        lab = labs[done.failed]
+        where = f"step {model.step_index}, lab '{lab.name}', task '{market.task.name}'"
+        if done.outcome == market_rounds.FAILED:
+            raise SimulationError(f"{where}: the best-response price fixed point did not converge")
+        raise SimulationError(f"{where}: non-finite price or share in the best response")
+    return done.residual
 
 
 def lab_shares(market, lab_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
