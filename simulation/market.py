@@ -16,13 +16,13 @@ import numpy as np
 
 from aimarket.simulation import kernels
 from aimarket.simulation.kernels import choice, costs, denominators
+from aimarket.simulation.kernels.choice import NO_OWNER
 from aimarket.simulation.laws import inference_gain, latency_k_max, marginal_cost_per_task
 from aimarket.simulation.product_table import ProductTables
 
 SELF_HOST = -1  # owner id of the self-hosting offer (open weights run by the user)
 FULL, DISTILLED = 0, 1  # model variants
 SCREEN_ITERATIONS = 2  # price iterations used to rank candidate offers before solving the best one
-NO_LAB = -2  # an owner id no offer has: the rival log-sum "without" it is the whole table's log-sum
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ class TaskMarket:
         if self._logsum is None:
             u = self.users
             self._logsum = kernels.rival_log_sums(self.gross, u.mu, u.switching, u.provider, u.outside, self.price,
-                                                  self.owner, NO_LAB, validate=False)
+                                                  self.owner, NO_OWNER, validate=False)
         return self._logsum
 
     def rival_log_sums(self, lab_id: int) -> np.ndarray:

@@ -16,6 +16,8 @@ from aimarket.simulation.kernels.terms import LOGIT_TERMS
 from aimarket.simulation.laws import success_probability
 from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 
+NO_OWNER = -2  # an owner id no offer has: the rival log-sum "without" it is the whole table's log-sum
+
 
 @njit(cache=True)
 def _gross_utility_kernel(eoom, brand, value, mu, difficulty, width, out, terms):

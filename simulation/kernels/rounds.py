@@ -27,14 +27,13 @@ import numpy as np
 from numba import njit
 
 from aimarket.simulation.kernels.best_response import _best_response_sets_kernel, _profit, _solve_set
-from aimarket.simulation.kernels.choice import _rival_log_sum_kernel
+from aimarket.simulation.kernels.choice import NO_OWNER, _rival_log_sum_kernel
 from aimarket.simulation.kernels.denominators import REFRESH_UPDATES, _add_offers_kernel, _remove_lab_kernel
 from aimarket.simulation.kernels.inputs import _vector, table_inputs
 from aimarket.simulation.kernels.single_offer import NOT_CONVERGED
 from aimarket.simulation.kernels.terms import LOGIT_TERMS
 from aimarket.simulation.numba_cache import kernel_sources, renew_when_changed
 
-NO_OWNER = -2  # an owner id no offer has: the rival log-sum "without" it is the whole table's log-sum
 SOLVED, FAILED, NOT_FINITE = 0, 1, 2  # outcome of a lab's solve
 DAMPINGS = (1.0, 0.5, 0.25)  # Newton's step dampings tried in turn, as TaskMarket.best_response's
 
